@@ -1,0 +1,97 @@
+"""Creating accounts and users: the rules shared by first-run setup, the CLI and the team page."""
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from . import audit, passwords
+from .extensions import db
+from .models import KINDS, ROLES, Account, User
+
+
+class AccountError(ValueError):
+    """Bad input, with a message fit to show a person as it is."""
+
+
+def normalize_email(raw):
+    """Lower-cased, validated address, or AccountError. Lower-casing makes uniqueness
+    case-insensitive with a plain unique index on every database."""
+    try:
+        return validate_email((raw or "").strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise AccountError("Enter a valid email address.") from None
+
+
+def find_user_by_email(raw):
+    """The user with this address, whatever its case, or None (also for malformed input)."""
+    try:
+        email = normalize_email(raw)
+    except AccountError:
+        return None
+    return db.session.scalar(select(User).where(User.email == email))
+
+
+def any_account_exists():
+    return db.session.scalar(select(func.count()).select_from(Account)) > 0
+
+
+def create_account(name, kind, owner_email, owner_name, owner_password):
+    """A new account and its owner, committed; AccountError on bad input."""
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise AccountError("Enter the practice name (at most 120 characters).")
+    if kind not in KINDS:
+        raise AccountError(f"Kind must be one of: {', '.join(KINDS)}.")
+    if db.session.scalar(select(Account).where(func.lower(Account.name) == name.lower())):
+        raise AccountError(f"An account named {name!r} already exists.")
+    account = Account(name=name, kind=kind)
+    db.session.add(account)
+    owner = _new_user(account, owner_email, owner_name, "owner", owner_password)
+    audit.record("account_created", account_id=None, actor=None, target=owner, kind=kind)
+    _commit()
+    return account, owner
+
+
+def add_user(account_name, email, name, role, password):
+    """A new admin or member in the account called `account_name`, committed."""
+    account = db.session.scalar(
+        select(Account).where(func.lower(Account.name) == (account_name or "").strip().lower())
+    )
+    if account is None:
+        raise AccountError(f"No account named {account_name!r}.")
+    if role not in ROLES or role == "owner":
+        raise AccountError("Role must be admin or member (an account has exactly one owner).")
+    user = _new_user(account, email, name, role, password)
+    audit.record("user_added", target=user, role=role)
+    _commit()
+    return user
+
+
+def _new_user(account, email, name, role, password):
+    email = normalize_email(email)
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise AccountError("Enter a name (at most 120 characters).")
+    if problem := passwords.problem_with(password):
+        raise AccountError(problem)
+    if db.session.scalar(select(User.id).where(User.email == email)):
+        raise AccountError(f"A user with the email {email} already exists.")
+    user = User(
+        account=account,
+        email=email,
+        name=name,
+        role=role,
+        password_hash=passwords.hash_password(password),
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def _commit():
+    """Commit, turning a unique-constraint race into the same message the checks give."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise AccountError("That email or account name is already in use.") from None

@@ -1,0 +1,1 @@
+"""Signing in and out: password, the code step, the recovery key."""

@@ -1,0 +1,141 @@
+"""Where login happens. Every way of starting a session (password now; SSO and links later)
+ends in `after_first_factor`, which either completes the login or leaves a pending
+second step, so none of them can skip MFA.
+
+Between the two steps the session holds only `mfa_pending`: the user id, when it expires
+and how many wrong codes it has seen. It authenticates nothing (see security/guard.py).
+"""
+
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app, session, url_for
+from flask_login import login_user, logout_user
+
+from .. import audit, clock, notify, passwords, sessions
+from ..accounts import find_user_by_email
+from ..extensions import db
+from ..models import User
+
+PENDING_KEY = "mfa_pending"
+MAX_PENDING_FAILURES = 5
+NOTIFY_AFTER_FAILURES = 3
+
+WRONG_CREDENTIALS = "That email and password don't match. Check them and try again."
+
+
+class SignInError(ValueError):
+    """A failed first factor, with the message to show."""
+
+
+def check_password(email, password):
+    """The active user with this email and password, or SignInError.
+
+    N.B. an unknown email costs the same argon2 verify as a wrong password and gets the
+    same message, so neither timing nor wording tells whether an address has an account.
+    """
+    user = find_user_by_email(email)
+    if not passwords.verify_password(user.password_hash if user else None, password or ""):
+        audit.record("login_failed", target=user, account_id=user.account_id if user else None)
+        db.session.commit()
+        raise SignInError(WRONG_CREDENTIALS)
+    if not user.active:
+        audit.record("login_failed", target=user, reason="deactivated")
+        db.session.commit()
+        raise SignInError("This account has been deactivated. Ask your practice's owner.")
+    return user
+
+
+def after_first_factor(user, next_url, method="password"):
+    """Log `user` in, or, when they have MFA, start the pending code step.
+
+    Returns the URL to go to next: the code step, or the page the user asked for.
+    """
+    now = clock.utcnow()
+    if user.mfa_enabled:
+        session.clear()
+        session.rotate()
+        limit = timedelta(minutes=current_app.config["PENDING_LOGIN_MIN"])
+        session[PENDING_KEY] = {
+            "user_id": user.id,
+            "until": (now + limit).isoformat(),
+            "failures": 0,
+            "next": safe_next(next_url),
+            "method": method,
+        }
+        return url_for("auth.login_mfa")
+    complete(user, method=method)
+    return safe_next(next_url) or url_for("main.dashboard")
+
+
+def pending_user():
+    """The user waiting at the code step, or None when there is none or it expired."""
+    pending = session.get(PENDING_KEY)
+    if not pending:
+        return None
+    if datetime.fromisoformat(pending["until"]) <= clock.utcnow():
+        return None
+    user = db.session.get(User, pending["user_id"])
+    return user if user is not None and user.active else None
+
+
+def pending_expired():
+    """True when a pending code step exists but its 10 minutes are over."""
+    pending = session.get(PENDING_KEY)
+    return bool(pending) and datetime.fromisoformat(pending["until"]) <= clock.utcnow()
+
+
+def abandon_pending():
+    session.pop(PENDING_KEY, None)
+
+
+def count_pending_failure(user):
+    """One more wrong code in this pending login. Returns True when the login must restart.
+
+    After a few, the user is told their password is probably known to someone else.
+    """
+    pending = dict(session[PENDING_KEY])
+    pending["failures"] += 1
+    session[PENDING_KEY] = pending
+    if pending["failures"] == NOTIFY_AFTER_FAILURES:
+        notify.send(user, "password_probably_known")
+    if pending["failures"] >= MAX_PENDING_FAILURES:
+        abandon_pending()
+        return True
+    return False
+
+
+def finish_pending(user, via):
+    """The second factor passed: complete the login. Returns where to go next."""
+    pending = session.get(PENDING_KEY) or {}
+    complete(user, method=pending.get("method", "password"), second_factor=via)
+    return pending.get("next") or url_for("main.dashboard")
+
+
+def complete(user, method, second_factor=None):
+    """Start a fresh authenticated session for `user` (new id: no fixation)."""
+    now = clock.utcnow()
+    idle = current_app.config[user.account.idle_timeout_key]
+    sessions.authenticate(session, user, idle_minutes=int(idle), now=now)
+    login_user(user)
+    user.last_login_at = now
+    audit.record("login", actor=user, target=user, method=method, second_factor=second_factor)
+    db.session.commit()
+
+
+def logout(user):
+    if user is not None:
+        audit.record("logout", actor=user, target=user)
+        db.session.commit()
+    logout_user()
+    session.clear()
+
+
+def safe_next(url):
+    """`url` when it is a path on this site, else None (no open redirects)."""
+    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        return None
+    return url

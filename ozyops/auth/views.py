@@ -1,0 +1,111 @@
+"""Sign-in pages: /login, /login/mfa, /login/recovery, /logout. The logic is in signin.py."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import clock, htmx
+from ..extensions import limiter
+from ..forms import CodeForm
+from ..security import mfa
+from . import signin
+from .forms import LoginForm, RecoveryForm
+
+bp = Blueprint("auth", __name__)
+
+# N.B. one per-address budget shared by password, code and recovery-key posts.
+sign_in_limit = limiter.shared_limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="sign-in", methods=["POST"]
+)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@sign_in_limit
+def login():
+    """The password step."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = signin.safe_next(request.args.get("next"))
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = signin.check_password(form.email.data, form.password.data)
+        except signin.SignInError as e:
+            error = str(e)
+        else:
+            return redirect(signin.after_first_factor(user, form.next.data), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+def _pending_or_restart():
+    """The pending user, or a redirect to /login explaining why the step is over."""
+    user = signin.pending_user()
+    if user is None:
+        if signin.pending_expired():
+            flash("Your sign-in took longer than 10 minutes. Log in again.", "info")
+        signin.abandon_pending()
+        return None, redirect(url_for("auth.login"), code=303)
+    return user, None
+
+
+@bp.route("/login/mfa", methods=["GET", "POST"])
+@sign_in_limit
+def login_mfa():
+    """The code step, after a correct password (or SSO)."""
+    user, restart = _pending_or_restart()
+    if restart:
+        return restart
+    form = CodeForm()
+    error = None
+    now = clock.now()
+    if form.validate_on_submit():
+        check = mfa.verify_code(user, form.code.data, now)
+        if check.ok:
+            return redirect(signin.finish_pending(user, via="code"), code=303)
+        error = check.message
+        if signin.count_pending_failure(user):
+            flash("Too many wrong codes for one sign-in. Log in again.", "error")
+            return redirect(url_for("auth.login"), code=303)
+    elif until := mfa.locked_until(user, now):
+        error = mfa.Check(mfa.Outcome.LOCKED, locked_until=until).message
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/mfa.html", form=form, error=error), status
+
+
+@bp.route("/login/recovery", methods=["GET", "POST"])
+@sign_in_limit
+def login_recovery():
+    """Sign in with the recovery key instead of a code; it is used up and MFA must be set
+    up again on the new device."""
+    user, restart = _pending_or_restart()
+    if restart:
+        return restart
+    form = RecoveryForm()
+    error = None
+    if form.validate_on_submit():
+        check = mfa.use_recovery_key(user, form.recovery_key.data, clock.now())
+        if check.ok:
+            signin.finish_pending(user, via="recovery_key")
+            flash(
+                "You are signed in with your recovery key, which no longer works. "
+                "Set up MFA on your new device now.",
+                "info",
+            )
+            return redirect(url_for("security.show_security"), code=303)
+        error = check.message
+        if signin.count_pending_failure(user):
+            flash("Too many wrong attempts for one sign-in. Log in again.", "error")
+            return redirect(url_for("auth.login"), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/recovery.html", form=form, error=error), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """End the session on the server, so a copied cookie is dead too. (CSRFProtect checks
+    the token before this runs, as for every POST.)"""
+    signin.logout(current_user if current_user.is_authenticated else None)
+    flash("You have logged out.", "info")
+    return htmx.redirect_to(url_for("auth.login"))

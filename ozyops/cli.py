@@ -1,0 +1,75 @@
+"""The operator's commands: `flask --app ozyops create-account | add-user | reset-mfa`.
+
+Bad input ends in one line on stderr and exit status 1 (click.ClickException), never a
+traceback.
+"""
+
+import click
+from flask import current_app
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from .accounts import AccountError, add_user, create_account, find_user_by_email
+from .extensions import db
+from .models import KINDS
+
+
+def init_app(app):
+    for command in (create_account_command, add_user_command, reset_mfa_command):
+        app.cli.add_command(command)
+
+
+def _run(action):
+    """Run a service call, turning expected failures into one clean line."""
+    try:
+        return action()
+    except AccountError as e:
+        raise click.ClickException(str(e)) from None
+    except (OperationalError, ProgrammingError):
+        db.session.rollback()
+        raise click.ClickException(
+            "The database is not ready. Run `flask --app ozyops db upgrade` first."
+        ) from None
+
+
+@click.command("create-account")
+@click.option("--name", required=True, help="The practice's name.")
+@click.option("--kind", required=True, type=click.Choice(KINDS), help="Decides the MFA policy.")
+@click.option("--owner-email", required=True)
+@click.option("--owner-name", required=True)
+@click.option("--owner-password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_account_command(name, kind, owner_email, owner_name, owner_password):
+    """Create an account and its owner."""
+    account, owner = _run(
+        lambda: create_account(name, kind, owner_email, owner_name, owner_password)
+    )
+    click.echo(f"Created account {account.name!r} ({account.kind}) with owner {owner.email}.")
+
+
+@click.command("add-user")
+@click.option("--account", "account_name", required=True, help="The account's name.")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "member"]))
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def add_user_command(account_name, email, name, role, password):
+    """Add an admin or member to an existing account."""
+    user = _run(lambda: add_user(account_name, email, name, role, password))
+    click.echo(f"Added {user.email} as {user.role} of {account_name!r}.")
+
+
+@click.command("reset-mfa")
+@click.argument("email")
+@click.option("--reason", required=True, help="Why, for the audit log (e.g. a ticket number).")
+def reset_mfa_command(email, reason):
+    """Break-glass: clear a user's MFA (e.g. an owner who lost phone and recovery key)."""
+    from .security import mfa
+
+    reason = reason.strip()
+    if not reason:
+        raise click.ClickException("Give a reason: it goes into the audit log.")
+    user = _run(lambda: find_user_by_email(email))
+    if user is None:
+        raise click.ClickException(f"No user with the email {email!r}.")
+    _run(lambda: mfa.reset(user, actor=None, reason=reason[:500], via="cli"))
+    current_app.logger.info("operator reset MFA of user %s", user.id)
+    click.echo(f"MFA reset for {user.email}; they can log in with their password and set it up.")

@@ -1,0 +1,67 @@
+"""Friendly error pages; for htmx requests a small fragment swapped into the page's
+alert region instead of the component that asked."""
+
+from flask import render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from . import htmx
+from .extensions import db
+
+MESSAGES = {
+    400: ("Something in that request was not right", "Go back, reload the page and try again."),
+    403: ("You can't do that", "Your role in this practice does not allow it."),
+    404: ("Page not found", "The page you asked for is not here."),
+    405: ("Not allowed", "That page cannot be used this way."),
+    413: ("Too much data", "That was more than a form here ever sends."),
+    429: (
+        "Too many attempts",
+        "Too many sign-in attempts came from your network. Wait a minute, then try again.",
+    ),
+    500: (
+        "Something went wrong on our side",
+        "Nothing you did caused this. Try again; if it keeps happening, tell your practice's "
+        "OzyOps administrator.",
+    ),
+}
+
+
+def init_app(app):
+    app.register_error_handler(CSRFError, _csrf)
+    app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(InternalServerError, _server_error)
+
+
+def _csrf(error):
+    return _render(
+        400,
+        "This form has expired",
+        "For your security, forms stop working after you sign in or out. Reload the page and "
+        "try again.",
+    )
+
+
+def _http(error):
+    if error.code is None or error.code < 400:
+        return error
+    title, text = MESSAGES.get(error.code, (error.name, error.description))
+    return _render(error.code, title, text, headers=error.get_headers())
+
+
+def _server_error(error):
+    db.session.rollback()
+    return _render(500, *MESSAGES[500])
+
+
+def _render(status, title, text, headers=None):
+    extra = {k: v for k, v in (headers or []) if k.lower() not in {"content-type", "content-length"}}
+    if htmx.is_htmx():
+        response = htmx.render("errors/_alert.html", "errors/_alert.html", status=status,
+                               title=title, text=text)
+        response.headers["HX-Retarget"] = "#alerts"
+        response.headers["HX-Reswap"] = "innerHTML"
+    else:
+        response = htmx.render("errors/page.html", "errors/page.html", status=status,
+                               title=title, text=text)
+    response.headers.update(extra)
+    return response

@@ -1,0 +1,26 @@
+"""Forms shared across blueprints."""
+
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import InputRequired, Length
+
+
+class EmptyForm(FlaskForm):
+    """A POST button with nothing but a CSRF token."""
+
+
+class CodeForm(FlaskForm):
+    """One authentication code. Format is judged by the TOTP module, so that a pasted
+    "123 456" works and every wrong input gets the same explanation."""
+
+    code = StringField(
+        "Authentication code",
+        validators=[InputRequired("Enter the 6-digit code from your app."), Length(max=20)],
+        render_kw={
+            "inputmode": "numeric",
+            "autocomplete": "one-time-code",
+            "pattern": r"[0-9 \-]*",
+            "maxlength": 20,
+            "spellcheck": "false",
+        },
+    )

@@ -1,0 +1,24 @@
+"""The only code that reads HX-* headers: partial-or-page rendering and htmx-aware redirects."""
+
+from flask import make_response, redirect, render_template, request
+
+
+def is_htmx():
+    """A targeted htmx request (not a boosted navigation, which wants a whole page)."""
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+
+
+def render(page, partial, status=200, **context):
+    """Render `partial` alone for htmx requests and `page` (which includes it) otherwise."""
+    response = make_response(render_template(partial if is_htmx() else page, **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def redirect_to(url):
+    """303 for browsers; `HX-Redirect` for htmx, whose XHR would follow a 3xx into the target."""
+    if request.headers.get("HX-Request") == "true":
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, code=303)

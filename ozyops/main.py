@@ -1,0 +1,77 @@
+"""The front door: `/`, first-run `/setup`, and the dashboard."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms.validators import InputRequired, Length
+
+from .accounts import AccountError, any_account_exists, create_account
+from .models import KINDS
+
+bp = Blueprint("main", __name__)
+
+KIND_LABELS = {
+    "healthcare": "Healthcare practice (MFA required)",
+    "trades": "Trades business",
+    "law": "Law firm",
+}
+
+
+class SetupForm(FlaskForm):
+    account_name = StringField("Practice name", validators=[InputRequired(), Length(max=120)])
+    kind = SelectField(
+        "Kind of practice",
+        choices=[SelectChoice(k, KIND_LABELS[k]) for k in KINDS],
+        validators=[InputRequired()],
+    )
+    name = StringField("Your name", validators=[InputRequired(), Length(max=120)])
+    email = EmailField(
+        "Your email", validators=[InputRequired(), Length(max=254)],
+        render_kw={"autocomplete": "username"},
+    )
+    password = PasswordField(
+        "Choose a password",
+        validators=[InputRequired(), Length(max=256)],
+        render_kw={"autocomplete": "new-password", "minlength": 10},
+        description="At least 10 characters. A short sentence is easy to remember.",
+    )
+
+
+@bp.get("/")
+def index():
+    """First run goes to setup; otherwise the dashboard (which asks for login if needed)."""
+    if not any_account_exists():
+        return redirect(url_for("main.setup"))
+    return redirect(url_for("main.dashboard"))
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    """Create the first account and its owner. Gone (404) once any account exists."""
+    if any_account_exists():
+        abort(404)
+    form = SetupForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            create_account(
+                form.account_name.data,
+                form.kind.data,
+                form.email.data,
+                form.name.data,
+                form.password.data,
+            )
+        except AccountError as e:
+            error = str(e)
+        else:
+            flash("Your practice is set up. Log in with the email and password you chose.", "info")
+            return redirect(url_for("auth.login"), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("main/setup.html", form=form, error=error), status
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    return render_template("main/dashboard.html", account=current_user.account)

@@ -1,0 +1,126 @@
+"""The tables: accounts (practices), their users, server-side sessions and the audit log.
+
+Every datetime column is naive UTC (see clock.py).
+"""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+KINDS = ("healthcare", "trades", "law")
+ROLES = ("owner", "admin", "member")
+
+
+class Account(db.Model):
+    """A practice. Its kind decides whether MFA is mandatory (healthcare: HIPAA)."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    require_mfa: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+
+    users: Mapped[list["User"]] = relationship(back_populates="account")
+
+    @property
+    def mfa_required(self) -> bool:
+        """N.B. the single definition of "this account requires MFA", used by the guard."""
+        return self.kind == "healthcare" or self.require_mfa
+
+    @property
+    def idle_timeout_key(self) -> str:
+        """Which config key holds this account's idle logoff, in minutes."""
+        return "IDLE_TIMEOUT_HEALTHCARE_MIN" if self.kind == "healthcare" else "IDLE_TIMEOUT_MIN"
+
+
+class User(db.Model):
+    """A person in one account. `email` is stored lower-cased, so unique means case-insensitive."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+
+    # MFA: the secret is Fernet-encrypted (secretbox.py), the recovery key only hashed.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_last_step: Mapped[int | None]
+    pending_totp_secret: Mapped[str | None] = mapped_column(Text)
+    pending_totp_created_at: Mapped[datetime | None]
+    recovery_key_hash: Mapped[str | None] = mapped_column(String(128))
+    mfa_failures: Mapped[int] = mapped_column(default=0)
+    mfa_locked_until: Mapped[datetime | None]
+
+    account: Mapped[Account] = relationship(back_populates="users")
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.totp_secret is not None
+
+    # Flask-Login's user protocol, spelled out rather than inherited from UserMixin so that
+    # `is_active` follows our column.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class ServerSession(db.Model):
+    """A browser session. The cookie holds a random id; only its SHA-256 is stored here,
+    so a leaked database does not hand out live sessions."""
+
+    __tablename__ = "sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    authenticated_at: Mapped[datetime | None]
+    idle_minutes: Mapped[int]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+
+
+class AuditEvent(db.Model):
+    """One security event. Never holds a code, secret, key, password or session id."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_account_time", "account_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    event: Mapped[str] = mapped_column(String(40), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    details: Mapped[str | None] = mapped_column(Text)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    target: Mapped[User | None] = relationship(foreign_keys=[target_id])

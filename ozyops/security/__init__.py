@@ -1,0 +1,1 @@
+"""Security settings: MFA enrolment, codes, recovery keys and the enrolment guard."""

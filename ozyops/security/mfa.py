@@ -1,0 +1,278 @@
+"""MFA for one user: enrolment, the code check, recovery keys, disable, reset.
+
+N.B. this is the one place a code or recovery key is checked. Every rule that must hold
+across processes is decided by a conditional UPDATE whose row count is the verdict:
+single-use codes (`totp_last_step < step`), the lockout counter, a consumed recovery key
+and a finished enrolment. Two requests racing on two workers cannot both win.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from cryptography.fernet import InvalidToken
+from flask import current_app
+from sqlalchemy import or_, update
+
+from .. import audit, clock, notify, sessions
+from ..extensions import db
+from ..models import User
+from . import recovery, totp
+from .secretbox import open_, seal
+
+MAX_FAILURES = 10
+LOCK_MINUTES = 15
+
+
+class MfaError(ValueError):
+    """An MFA action that is not allowed, with a message fit to show as it is."""
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    INVALID = "invalid"
+    CLOCK_OFF = "clock_off"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verdict on one code or recovery key, with the sentence to show for it."""
+
+    outcome: Outcome
+    minutes_off: int | None = None
+    locked_until: datetime | None = None
+    kind: str = "code"
+
+    @property
+    def ok(self):
+        return self.outcome is Outcome.OK
+
+    @property
+    def message(self):
+        if self.outcome is Outcome.LOCKED:
+            return (
+                f"Too many wrong attempts. For your security, codes and recovery keys for this "
+                f"sign-in are locked for {LOCK_MINUTES} minutes, until "
+                f"{self.locked_until:%H:%M} UTC. If you have lost your phone and your recovery "
+                f"key, ask your practice's owner or an admin to reset your MFA."
+            )
+        if self.outcome is Outcome.CLOCK_OFF:
+            direction = "ahead" if self.minutes_off > 0 else "behind"
+            minutes = abs(self.minutes_off)
+            return (
+                f"That code didn't work: your phone's clock looks about {minutes} "
+                f"minute{'s' if minutes != 1 else ''} {direction}. Set your phone's date and "
+                f"time to automatic, then enter the new code."
+            )
+        if self.kind == "recovery_key":
+            return "That recovery key didn't work. Check it and try again."
+        return (
+            "That code didn't work. Enter the current 6-digit code from your authenticator "
+            "app; if it has just changed, wait for the next one and try again."
+        )
+
+
+# --- enrolment -------------------------------------------------------------------------
+
+
+def start_enrolment(user, now):
+    """A new pending secret for `user`, replacing any earlier one; kept on the server only."""
+    secret = totp.new_secret()
+    user.pending_totp_secret = seal(secret)
+    user.pending_totp_created_at = clock.naive(now)
+    db.session.commit()
+    return secret
+
+
+def pending_secret(user, now):
+    """The secret being enrolled, or None when there is none or it is over 15 minutes old."""
+    if not user.pending_totp_secret or user.pending_totp_created_at is None:
+        return None
+    limit = timedelta(minutes=current_app.config["PENDING_ENROLMENT_MIN"])
+    if user.pending_totp_created_at + limit <= clock.naive(now):
+        return None
+    try:
+        return open_(user.pending_totp_secret)
+    except InvalidToken:
+        return None
+
+
+def enable(user, code, now):
+    """Finish enrolment with a code from the new authenticator.
+
+    Returns (Check, recovery key to show once); the key is None unless the check passed.
+    Raises MfaError when there is nothing pending (expired, or a double submit already won).
+    """
+    secret = pending_secret(user, now)
+    if secret is None:
+        raise MfaError(
+            "This setup has expired or was already completed. Click Enable MFA to start again."
+        )
+    step = totp.matching_step(secret, code, now.timestamp())
+    if step is None:
+        return _miss(secret, code, now), None
+    key = recovery.new_key()
+    won = db.session.execute(
+        update(User)
+        .where(User.id == user.id, User.pending_totp_secret == user.pending_totp_secret)
+        .values(
+            totp_secret=seal(secret),
+            totp_last_step=step,
+            pending_totp_secret=None,
+            pending_totp_created_at=None,
+            recovery_key_hash=recovery.hash_key(key),
+            mfa_failures=0,
+            mfa_locked_until=None,
+        )
+    ).rowcount
+    if not won:
+        db.session.rollback()
+        raise MfaError("MFA is already on for your account.")
+    audit.record("mfa_enabled", actor=user, target=user)
+    db.session.commit()
+    notify.send(user, "mfa_enabled")
+    return Check(Outcome.OK), key
+
+
+def _miss(secret, code, now):
+    minutes = totp.clock_offset_minutes(secret, code, now.timestamp())
+    if minutes is not None:
+        return Check(Outcome.CLOCK_OFF, minutes_off=minutes)
+    return Check(Outcome.INVALID)
+
+
+# --- the second step -------------------------------------------------------------------
+
+
+def locked_until(user, now):
+    """When `user`'s lock on codes and recovery keys ends, or None when not locked."""
+    until = user.mfa_locked_until
+    return until if until is not None and until > clock.naive(now) else None
+
+
+def verify_code(user, code, now):
+    """Check a sign-in (or confirmation) code: lockout, ±1 step, single use, failure count."""
+    if until := locked_until(user, now):
+        return Check(Outcome.LOCKED, locked_until=until)
+    secret = open_(user.totp_secret)
+    step = totp.matching_step(secret, code, now.timestamp())
+    if step is not None:
+        won = db.session.execute(
+            update(User)
+            .where(
+                User.id == user.id,
+                User.totp_secret.is_not(None),
+                or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+            )
+            .values(totp_last_step=step, mfa_failures=0)
+        ).rowcount
+        if won:
+            db.session.commit()
+            return Check(Outcome.OK)
+        # N.B. a replayed code gets the ordinary message: it tells an attacker nothing.
+        audit.record("code_reused", target=user)
+        return _failure(user, Check(Outcome.INVALID), now)
+    return _failure(user, _miss(secret, code, now), now)
+
+
+def use_recovery_key(user, typed, now):
+    """Consume `user`'s recovery key: it then never works again, and MFA is off until they
+    set it up on their new device. The row count of one UPDATE decides, so it works once."""
+    if until := locked_until(user, now):
+        return Check(Outcome.LOCKED, locked_until=until, kind="recovery_key")
+    won = 0
+    if recovery.looks_like_key(typed):
+        won = db.session.execute(
+            update(User)
+            .where(User.id == user.id, User.recovery_key_hash == recovery.hash_key(typed))
+            .values(
+                recovery_key_hash=None,
+                totp_secret=None,
+                totp_last_step=None,
+                mfa_failures=0,
+                mfa_locked_until=None,
+            )
+        ).rowcount
+    if not won:
+        return _failure(user, Check(Outcome.INVALID, kind="recovery_key"), now)
+    audit.record("recovery_key_used", actor=user, target=user)
+    db.session.commit()
+    notify.send(user, "recovery_key_used")
+    return Check(Outcome.OK, kind="recovery_key")
+
+
+def _failure(user, check, now):
+    """Count a failed code or key; the tenth in a row locks the user for 15 minutes."""
+    audit.record("mfa_failed", target=user, reason=check.outcome.value, kind=check.kind)
+    failures = db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(mfa_failures=User.mfa_failures + 1)
+        .returning(User.mfa_failures)
+    ).scalar_one()
+    if failures >= MAX_FAILURES:
+        until = clock.naive(now) + timedelta(minutes=LOCK_MINUTES)
+        locked = db.session.execute(
+            update(User)
+            .where(User.id == user.id, User.mfa_failures >= MAX_FAILURES)
+            .values(mfa_locked_until=until, mfa_failures=0)
+        ).rowcount
+        if locked:
+            audit.record("mfa_locked", target=user, minutes=LOCK_MINUTES)
+            db.session.commit()
+            notify.send(user, "mfa_locked")
+            return Check(Outcome.LOCKED, locked_until=until, kind=check.kind)
+    db.session.commit()
+    return check
+
+
+# --- changes to an enrolled user --------------------------------------------------------
+
+
+def disable(user, code, now):
+    """Turn MFA off with a current code, where the account does not require it."""
+    if user.account.mfa_required:
+        raise MfaError("Your practice requires MFA, so it cannot be turned off.")
+    if not user.mfa_enabled:
+        raise MfaError("MFA is already off.")
+    check = verify_code(user, code, now)
+    if check.ok:
+        _clear(user)
+        audit.record("mfa_disabled", actor=user, target=user)
+        db.session.commit()
+        notify.send(user, "mfa_disabled")
+    return check
+
+
+def regenerate_recovery_key(user, code, now):
+    """Replace the recovery key after a current code; returns (Check, new key or None)."""
+    if not user.mfa_enabled:
+        raise MfaError("Turn MFA on first.")
+    check = verify_code(user, code, now)
+    if not check.ok:
+        return check, None
+    key = recovery.new_key()
+    user.recovery_key_hash = recovery.hash_key(key)
+    audit.record("recovery_key_regenerated", actor=user, target=user)
+    db.session.commit()
+    return check, key
+
+
+def reset(target, actor, reason=None, via="team"):
+    """Clear `target`'s authenticator, recovery key and lock, and end their sessions."""
+    _clear(target)
+    audit.record("mfa_reset", actor=actor, target=target, via=via, reason=reason)
+    db.session.commit()
+    sessions.end_all_for(target.id)
+    notify.send(target, "mfa_reset")
+
+
+def _clear(user):
+    user.totp_secret = None
+    user.totp_last_step = None
+    user.pending_totp_secret = None
+    user.pending_totp_created_at = None
+    user.recovery_key_hash = None
+    user.mfa_failures = 0
+    user.mfa_locked_until = None

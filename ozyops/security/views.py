@@ -1,0 +1,134 @@
+"""Settings > Profile and Settings > Profile > Security: MFA enrolment, disable, new key.
+
+The MFA panel (`security/_mfa.html`, root `#mfa-panel`) is one component: the page includes
+it, and each htmx post here answers with the panel alone (see htmx.render).
+"""
+
+from flask import Blueprint, current_app, render_template
+from flask_login import current_user, login_required
+import qrcode
+import qrcode.image.svg
+from markupsafe import Markup
+
+from .. import clock, htmx
+from ..forms import CodeForm
+from . import mfa, totp
+
+bp = Blueprint("security", __name__, url_prefix="/settings/profile")
+
+
+@bp.get("")
+@login_required
+def show_profile():
+    """Settings > Profile: who you are, and the way to Security."""
+    return render_template("security/profile.html")
+
+
+@bp.get("/security")
+@login_required
+def show_security():
+    """Settings > Profile > Security."""
+    return _panel(state=_resting_state())
+
+
+@bp.post("/security/enrol")
+@login_required
+def start_enrolment():
+    """Enable MFA: a new secret, shown as a QR code and a setup key until verified."""
+    if current_user.mfa_enabled:
+        return _panel(state="on", status=409, error="MFA is already on.")
+    secret = mfa.start_enrolment(current_user, clock.now())
+    return _panel(state="enrolling", secret=secret, form=CodeForm(formdata=None))
+
+
+@bp.post("/security/verify")
+@login_required
+def verify_enrolment():
+    """Verify and Enable: a correct code turns MFA on and shows the recovery key once."""
+    now = clock.now()
+    form = CodeForm()
+    secret = mfa.pending_secret(current_user, now)
+    if current_user.mfa_enabled or secret is None:
+        message = (
+            "MFA is already on."
+            if current_user.mfa_enabled
+            else "This setup has expired (it lasts 15 minutes). Click Enable MFA to start again."
+        )
+        return _panel(state=_resting_state(), status=409, error=message)
+    if not form.validate_on_submit():
+        return _panel(state="enrolling", secret=secret, form=form, status=422)
+    try:
+        check, key = mfa.enable(current_user, form.code.data, now)
+    except mfa.MfaError as e:
+        return _panel(state=_resting_state(), status=409, error=str(e))
+    if not check.ok:
+        return _panel(state="enrolling", secret=secret, form=form, status=422, error=check.message)
+    return _panel(state="key", recovery_key=key)
+
+
+@bp.post("/security/disable")
+@login_required
+def disable_mfa():
+    """Disable MFA with a current code; refused where the account requires MFA."""
+    form = CodeForm()
+    if current_user.account.mfa_required:
+        return _panel(
+            state=_resting_state(),
+            status=403,
+            error="Your practice requires MFA, so it cannot be turned off.",
+        )
+    if not current_user.mfa_enabled:
+        return _panel(state="off", status=409, error="MFA is already off.")
+    if not form.validate_on_submit():
+        return _panel(state="on", status=422, disable_form=form, error_for="disable")
+    check = mfa.disable(current_user, form.code.data, clock.now())
+    if not check.ok:
+        return _panel(
+            state="on", status=422, disable_form=form, error=check.message, error_for="disable"
+        )
+    return _panel(state="off", notice="MFA is off. You can turn it on again at any time.")
+
+
+@bp.post("/security/recovery-key")
+@login_required
+def regenerate_recovery_key():
+    """Regenerate recovery key with a current code; the old key stops working."""
+    form = CodeForm()
+    if not current_user.mfa_enabled:
+        return _panel(state=_resting_state(), status=409, error="Turn MFA on first.")
+    if not form.validate_on_submit():
+        return _panel(state="on", status=422, regenerate_form=form, error_for="regenerate")
+    check, key = mfa.regenerate_recovery_key(current_user, form.code.data, clock.now())
+    if not check.ok:
+        return _panel(
+            state="on",
+            status=422,
+            regenerate_form=form,
+            error=check.message,
+            error_for="regenerate",
+        )
+    return _panel(state="key", recovery_key=key, replaced=True)
+
+
+def _resting_state():
+    return "on" if current_user.mfa_enabled else "off"
+
+
+def _panel(state, status=200, secret=None, **context):
+    """The security page, or for htmx just its MFA panel, in `state`:
+    off | enrolling | on | key (the recovery key, shown this once)."""
+    if secret is not None:
+        uri = totp.provisioning_uri(secret, current_user.email, current_app.config["TOTP_ISSUER"])
+        context.update(qr_svg=Markup(qr_svg(uri)), setup_key=totp.grouped(secret))
+    context.setdefault("form", CodeForm(formdata=None))
+    context.setdefault("disable_form", CodeForm(formdata=None))
+    context.setdefault("regenerate_form", CodeForm(formdata=None))
+    return htmx.render(
+        "security/security.html", "security/_mfa.html", status=status, state=state, **context
+    )
+
+
+def qr_svg(data):
+    """`data` as an inline SVG QR code (qrcode's path factory: one small <path>, no Pillow)."""
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    return image.to_string(encoding="unicode")

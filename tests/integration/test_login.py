@@ -1,0 +1,170 @@
+"""The password step, logout and server-side sessions."""
+
+import pytest
+from sqlalchemy import func, select
+
+from ozyops.extensions import db
+from ozyops.models import AuditEvent, ServerSession
+from tests.conftest import PASSWORD
+
+WRONG = "That email and password don&#39;t match"
+
+
+def events(app, name):
+    with app.app_context():
+        return db.session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.event == name)
+        )
+
+
+def test_login_page_has_the_fields_and_button(browser):
+    html = browser.get("/login").text
+    assert 'name="email"' in html and 'name="password"' in html
+    assert ">Log in</button>" in html
+
+
+def test_login_without_mfa_lands_on_dashboard(browser, factory, app):
+    user = factory.user(kind="trades", email="pat@example.com")
+    r = browser.login("PAT@example.com")
+    assert r.status_code == 303
+    assert r.headers["Location"] == "/dashboard"
+    page = browser.get("/dashboard")
+    assert page.status_code == 200
+    assert "Practice" in page.text and "owner" in page.text
+    assert events(app, "login") == 1
+    with app.app_context():
+        assert factory.get(user).last_login_at is not None
+
+
+@pytest.mark.parametrize("email, password", [("pat@example.com", "wrong password"),
+                                             ("nobody@example.com", PASSWORD),
+                                             ("not an email", PASSWORD)])
+def test_wrong_email_or_password_get_the_same_message(browser, factory, app, email, password):
+    factory.user(email="pat@example.com")
+    r = browser.post("/login", {"email": email, "password": password}, page="/login")
+    assert r.status_code == 422
+    assert WRONG in r.text
+    assert events(app, "login_failed") == 1
+
+
+def test_empty_fields_say_what_is_missing(browser):
+    r = browser.post("/login", {"email": "", "password": ""}, page="/login")
+    assert r.status_code == 422
+    assert "Enter your email." in r.text and "Enter your password." in r.text
+
+
+def test_deactivated_user_cannot_log_in(browser, factory):
+    factory.user(email="gone@example.com", active=False)
+    r = browser.login("gone@example.com")
+    assert r.status_code == 422
+    assert "deactivated" in r.text
+
+
+def test_next_is_followed_only_on_this_site(browser, factory):
+    factory.user(email="pat@example.com")
+    r = browser.get("/settings/team")
+    assert r.status_code == 302 and "/login?next=" in r.headers["Location"]
+    browser.get("/login?next=/settings/team")
+    r = browser.post("/login", {"email": "pat@example.com", "password": PASSWORD,
+                                "next": "/settings/team"})
+    assert r.headers["Location"] == "/settings/team"
+    browser.logout()
+    for evil in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        r = browser.post("/login", {"email": "pat@example.com", "password": PASSWORD,
+                                    "next": evil}, page="/login")
+        assert r.headers["Location"] == "/dashboard"
+        browser.logout()
+
+
+def test_logout_is_post_only_and_kills_a_copied_cookie(browser, factory, app):
+    factory.user(email="pat@example.com")
+    browser.login("pat@example.com")
+    cookie = browser.client.get_cookie("ozyops_session").value
+    assert browser.client.get("/logout").status_code == 405
+    r = browser.logout()
+    assert r.status_code == 303 and r.headers["Location"] == "/login"
+    thief = app.test_client()
+    thief.set_cookie("ozyops_session", cookie)
+    assert thief.get("/dashboard").status_code == 302
+    assert events(app, "logout") == 1
+
+
+def test_logout_needs_the_csrf_token(browser, factory):
+    factory.user(email="pat@example.com")
+    browser.login("pat@example.com")
+    r = browser.client.post("/logout")
+    assert r.status_code == 400
+    assert "This form has expired" in r.text
+    assert browser.get("/dashboard").status_code == 200
+
+
+def test_login_issues_a_new_session_id(browser, factory, app):
+    factory.user(email="pat@example.com")
+    browser.get("/login")
+    before = browser.client.get_cookie("ozyops_session").value
+    browser.login("pat@example.com")
+    after = browser.client.get_cookie("ozyops_session").value
+    assert before != after
+    with app.app_context():
+        stored = db.session.scalars(select(ServerSession.id_hash)).all()
+        assert after not in stored  # only hashes are stored
+
+
+def test_cookie_holds_only_a_random_id(browser, factory):
+    factory.user(email="pat@example.com")
+    browser.login("pat@example.com")
+    cookie = browser.client.get_cookie("ozyops_session")
+    assert len(cookie.value) == 43 and "." not in cookie.value
+    assert cookie.http_only and cookie.same_site == "Lax"
+
+
+def test_session_ends_twelve_hours_after_sign_in(browser, factory, clock):
+    factory.user(email="pat@example.com")
+    browser.login("pat@example.com")
+    for _ in range(24):  # active every 30 minutes, so never idle
+        clock.advance(minutes=29)
+        assert browser.get("/dashboard").status_code == 200
+    clock.advance(minutes=30)
+    assert browser.get("/dashboard").status_code == 302
+
+
+def test_idle_healthcare_session_ends_after_15_minutes_with_a_message(browser, factory, clock):
+    factory.user(email="doc@example.com", kind="healthcare", mfa=True)
+    browser.login_with_code("doc@example.com")
+    clock.advance(minutes=14)
+    assert browser.get("/dashboard").status_code == 200
+    clock.advance(minutes=15, seconds=1)
+    r = browser.get("/dashboard")
+    assert r.status_code == 302
+    page = browser.get(r.headers["Location"])
+    assert "signed out after 15 minutes of inactivity" in page.text
+
+
+def test_logged_in_user_visiting_login_goes_to_dashboard(browser, factory):
+    factory.user(email="pat@example.com")
+    browser.login("pat@example.com")
+    assert browser.get("/login").headers["Location"].endswith("/dashboard")
+
+
+@pytest.mark.settings(LOGIN_RATE_LIMIT="3 per minute")
+def test_sign_in_posts_are_rate_limited_per_address(browser, factory):
+    factory.user(email="pat@example.com")
+    for _ in range(3):
+        assert browser.post("/login", {"email": "pat@example.com", "password": "x"},
+                            page="/login").status_code == 422
+    r = browser.post("/login", {"email": "pat@example.com", "password": PASSWORD})
+    assert r.status_code == 429
+    assert "Too many attempts" in r.text
+    assert browser.get("/login").status_code == 200  # GETs are not limited
+
+
+def test_unknown_page_is_a_friendly_404(browser):
+    r = browser.get("/no/such/page")
+    assert r.status_code == 404 and "Page not found" in r.text
+
+
+def test_htmx_errors_are_fragments_for_the_alert_region(browser):
+    r = browser.get("/no/such/page", headers={"HX-Request": "true"})
+    assert r.status_code == 404
+    assert r.headers["HX-Retarget"] == "#alerts"
+    assert "<html" not in r.text and "Page not found" in r.text

@@ -1,0 +1,56 @@
+"""First run: `/` leads to `/setup` until an account exists; then `/setup` is a 404."""
+
+import pytest
+from sqlalchemy import select
+
+from ozyops.extensions import db
+from ozyops.models import Account, User
+
+GOOD = {
+    "account_name": "Bright Smile Dental",
+    "kind": "healthcare",
+    "name": "Dana Owner",
+    "email": "Dana@Example.com",
+    "password": "a long enough password",
+}
+
+
+def test_index_leads_to_setup_on_first_run(browser):
+    r = browser.get("/")
+    assert r.status_code == 302
+    assert r.headers["Location"].endswith("/setup")
+
+
+def test_setup_creates_account_and_owner_then_disappears(browser, app):
+    assert browser.get("/setup").status_code == 200
+    r = browser.post("/setup", GOOD)
+    assert r.status_code == 303
+    assert r.headers["Location"].endswith("/login")
+    with app.app_context():
+        account = db.session.scalar(select(Account))
+        owner = db.session.scalar(select(User))
+        assert (account.name, account.kind) == ("Bright Smile Dental", "healthcare")
+        assert (owner.email, owner.role, owner.account_id) == ("dana@example.com", "owner", account.id)
+        assert owner.password_hash.startswith("$argon2id$")
+    assert browser.get("/setup").status_code == 404
+    assert browser.post("/setup", GOOD).status_code == 404
+    assert browser.get("/").headers["Location"].endswith("/dashboard")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"account_name": ""}, "This field is required."),
+        ({"kind": "bakery"}, "Not a valid choice."),
+        ({"email": "not-an-email"}, "Enter a valid email address."),
+        ({"password": "short"}, "Use at least 10 characters."),
+        ({"name": "   "}, "Enter a name"),
+    ],
+)
+def test_setup_rejects_bad_input_with_a_message(browser, app, change, message):
+    browser.get("/setup")
+    r = browser.post("/setup", {**GOOD, **change})
+    assert r.status_code == 422
+    assert message in r.text
+    with app.app_context():
+        assert db.session.scalar(select(Account)) is None
