@@ -6,6 +6,7 @@ traceback.
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from .accounts import AccountError, add_user, create_account, find_user_by_email
@@ -32,6 +33,7 @@ def _run(action):
 
 
 @click.command("create-account")
+@with_appcontext
 @click.option("--name", required=True, help="The practice's name.")
 @click.option("--kind", required=True, type=click.Choice(KINDS), help="Decides the MFA policy.")
 @click.option("--owner-email", required=True)
@@ -46,6 +48,7 @@ def create_account_command(name, kind, owner_email, owner_name, owner_password):
 
 
 @click.command("add-user")
+@with_appcontext
 @click.option("--account", "account_name", required=True, help="The account's name.")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
@@ -58,6 +61,7 @@ def add_user_command(account_name, email, name, role, password):
 
 
 @click.command("reset-mfa")
+@with_appcontext
 @click.argument("email")
 @click.option("--reason", required=True, help="Why, for the audit log (e.g. a ticket number).")
 def reset_mfa_command(email, reason):

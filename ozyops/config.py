@@ -38,7 +38,7 @@ def load(app, test_config=None):
     app.config.from_mapping(DEFAULTS)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_pyfile(os.path.join(app.instance_path, "config.py"), silent=True)
         app.config.from_prefixed_env("OZYOPS")
     else:
         app.config.from_mapping(test_config)

@@ -1,7 +1,6 @@
 """Friendly error pages; for htmx requests a small fragment swapped into the page's
 alert region instead of the component that asked."""
 
-from flask import render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -54,14 +53,18 @@ def _server_error(error):
 
 
 def _render(status, title, text, headers=None):
-    extra = {k: v for k, v in (headers or []) if k.lower() not in {"content-type", "content-length"}}
+    extra = {
+        k: v for k, v in (headers or []) if k.lower() not in {"content-type", "content-length"}
+    }
     if htmx.is_htmx():
-        response = htmx.render("errors/_alert.html", "errors/_alert.html", status=status,
-                               title=title, text=text)
+        response = htmx.render(
+            "errors/_alert.html", "errors/_alert.html", status=status, title=title, text=text
+        )
         response.headers["HX-Retarget"] = "#alerts"
         response.headers["HX-Reswap"] = "innerHTML"
     else:
-        response = htmx.render("errors/page.html", "errors/page.html", status=status,
-                               title=title, text=text)
+        response = htmx.render(
+            "errors/page.html", "errors/page.html", status=status, title=title, text=text
+        )
     response.headers.update(extra)
     return response

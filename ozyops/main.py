@@ -27,7 +27,8 @@ class SetupForm(FlaskForm):
     )
     name = StringField("Your name", validators=[InputRequired(), Length(max=120)])
     email = EmailField(
-        "Your email", validators=[InputRequired(), Length(max=254)],
+        "Your email",
+        validators=[InputRequired(), Length(max=254)],
         render_kw={"autocomplete": "username"},
     )
     password = PasswordField(

@@ -50,6 +50,12 @@ def _pending_or_restart():
     return user, None
 
 
+def _restart_after(check, user):
+    """Whether a failed check ends this pending login. A lock is shown where it happened,
+    so the person learns why, rather than being sent back to the password."""
+    return check.outcome is not mfa.Outcome.LOCKED and signin.count_pending_failure(user)
+
+
 @bp.route("/login/mfa", methods=["GET", "POST"])
 @sign_in_limit
 def login_mfa():
@@ -65,7 +71,7 @@ def login_mfa():
         if check.ok:
             return redirect(signin.finish_pending(user, via="code"), code=303)
         error = check.message
-        if signin.count_pending_failure(user):
+        if _restart_after(check, user):
             flash("Too many wrong codes for one sign-in. Log in again.", "error")
             return redirect(url_for("auth.login"), code=303)
     elif until := mfa.locked_until(user, now):
@@ -95,7 +101,7 @@ def login_recovery():
             )
             return redirect(url_for("security.show_security"), code=303)
         error = check.message
-        if signin.count_pending_failure(user):
+        if _restart_after(check, user):
             flash("Too many wrong attempts for one sign-in. Log in again.", "error")
             return redirect(url_for("auth.login"), code=303)
     status = 422 if request.method == "POST" else 200

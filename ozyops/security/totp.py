@@ -41,7 +41,7 @@ def code_at(secret, timestamp, digits=DIGITS):
 def clean(code):
     """Digits only, so a pasted "123 456" or "123-456" works; None when it cannot be a code."""
     digits = re.sub(r"[\s-]", "", code or "")
-    return digits if re.fullmatch(rf"\d{{{DIGITS}}}", digits) else None
+    return digits if re.fullmatch(rf"[0-9]{{{DIGITS}}}", digits) else None
 
 
 def matching_step(secret, code, timestamp, reach=SKEW_STEPS):

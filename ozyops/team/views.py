@@ -41,7 +41,9 @@ def set_require_mfa():
         account = current_user.account
         account.require_mfa = request.form.get("require_mfa") == "on"
         audit.record(
-            "mfa_requirement_changed", actor=current_user, account_id=account.id,
+            "mfa_requirement_changed",
+            actor=current_user,
+            account_id=account.id,
             required=account.require_mfa,
         )
         db.session.commit()

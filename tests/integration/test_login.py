@@ -36,9 +36,14 @@ def test_login_without_mfa_lands_on_dashboard(browser, factory, app):
         assert factory.get(user).last_login_at is not None
 
 
-@pytest.mark.parametrize("email, password", [("pat@example.com", "wrong password"),
-                                             ("nobody@example.com", PASSWORD),
-                                             ("not an email", PASSWORD)])
+@pytest.mark.parametrize(
+    "email, password",
+    [
+        ("pat@example.com", "wrong password"),
+        ("nobody@example.com", PASSWORD),
+        ("not an email", PASSWORD),
+    ],
+)
 def test_wrong_email_or_password_get_the_same_message(browser, factory, app, email, password):
     factory.user(email="pat@example.com")
     r = browser.post("/login", {"email": email, "password": password}, page="/login")
@@ -65,13 +70,17 @@ def test_next_is_followed_only_on_this_site(browser, factory):
     r = browser.get("/settings/team")
     assert r.status_code == 302 and "/login?next=" in r.headers["Location"]
     browser.get("/login?next=/settings/team")
-    r = browser.post("/login", {"email": "pat@example.com", "password": PASSWORD,
-                                "next": "/settings/team"})
+    r = browser.post(
+        "/login", {"email": "pat@example.com", "password": PASSWORD, "next": "/settings/team"}
+    )
     assert r.headers["Location"] == "/settings/team"
     browser.logout()
     for evil in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
-        r = browser.post("/login", {"email": "pat@example.com", "password": PASSWORD,
-                                    "next": evil}, page="/login")
+        r = browser.post(
+            "/login",
+            {"email": "pat@example.com", "password": PASSWORD, "next": evil},
+            page="/login",
+        )
         assert r.headers["Location"] == "/dashboard"
         browser.logout()
 
@@ -150,8 +159,12 @@ def test_logged_in_user_visiting_login_goes_to_dashboard(browser, factory):
 def test_sign_in_posts_are_rate_limited_per_address(browser, factory):
     factory.user(email="pat@example.com")
     for _ in range(3):
-        assert browser.post("/login", {"email": "pat@example.com", "password": "x"},
-                            page="/login").status_code == 422
+        assert (
+            browser.post(
+                "/login", {"email": "pat@example.com", "password": "x"}, page="/login"
+            ).status_code
+            == 422
+        )
     r = browser.post("/login", {"email": "pat@example.com", "password": PASSWORD})
     assert r.status_code == 429
     assert "Too many attempts" in r.text

@@ -30,7 +30,11 @@ def test_setup_creates_account_and_owner_then_disappears(browser, app):
         account = db.session.scalar(select(Account))
         owner = db.session.scalar(select(User))
         assert (account.name, account.kind) == ("Bright Smile Dental", "healthcare")
-        assert (owner.email, owner.role, owner.account_id) == ("dana@example.com", "owner", account.id)
+        assert (owner.email, owner.role, owner.account_id) == (
+            "dana@example.com",
+            "owner",
+            account.id,
+        )
         assert owner.password_hash.startswith("$argon2id$")
     assert browser.get("/setup").status_code == 404
     assert browser.post("/setup", GOOD).status_code == 404

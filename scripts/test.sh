@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install the test dependencies and run the whole suite: lint, then every test on SQLite
+# (browser tests included), then the database-facing tests again on a throwaway PostgreSQL
+# database. With CI=true a missing PostgreSQL, Redis or chromium is a failure, not a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install --quiet --upgrade pip
+"$VENV/bin/pip" install --quiet -e '.[test]'
+
+if ! [ -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Browser tests need Debian's chromium: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
+
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+
+export OZYOPS_TEST_REDIS_URL=${OZYOPS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
+echo "== tests on SQLite (with browser tests) =="
+"$VENV/bin/python" -m pytest
+
+PG_ADMIN_URL=${OZYOPS_TEST_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/test}
+if ! "$VENV/bin/python" -c "import psycopg,sys; psycopg.connect(sys.argv[1]).close()" "$PG_ADMIN_URL" 2>/dev/null; then
+  if [ "${CI:-}" = true ]; then echo "PostgreSQL is not reachable at $PG_ADMIN_URL" >&2; exit 1; fi
+  echo "PostgreSQL not reachable at $PG_ADMIN_URL: skipping the PostgreSQL run."
+  exit 0
+fi
+DB="ozyops_test_$$"
+psql_admin() { "$VENV/bin/python" -c "import psycopg,sys; c=psycopg.connect(sys.argv[1], autocommit=True); c.execute(sys.argv[2]); c.close()" "$PG_ADMIN_URL" "$1"; }
+psql_admin "CREATE DATABASE $DB"
+trap 'psql_admin "DROP DATABASE IF EXISTS $DB WITH (FORCE)"' EXIT
+echo "== tests on PostgreSQL =="
+OZYOPS_TEST_DATABASE_URL="${PG_ADMIN_URL%/*}/$DB" "$VENV/bin/python" -m pytest -m "not browser"

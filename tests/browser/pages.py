@@ -1,0 +1,271 @@
+"""Page objects for the browser tests, and the phone that holds the authenticator.
+
+Elements are found the way a person finds them, by role and visible label (the words of
+help/mfa.md); ids are used only where the spec names them (#mfa-qr, #setup-key,
+#recovery-key). Each `arrive()` checks the URL and waits for the page to finish loading,
+so that htmx has wired up the forms before anything is clicked.
+"""
+
+import io
+import re
+from urllib.parse import unquote
+
+import pyotp
+import zxingcpp
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from tests.conftest import PASSWORD
+
+HTMX_BUSY = ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"
+
+
+def url(path):
+    """A regex matching `path` on the live server, ignoring any query string."""
+    return re.compile(rf"^https?://[^/]+{re.escape(path)}(\?.*)?$")
+
+
+class Authenticator:
+    """The phone: an authenticator app holding one secret, showing the code for the app's
+    injected clock (the test's `clock`), never the wall clock."""
+
+    def __init__(self, secret, clock, uri=None):
+        self.secret = secret
+        self.clock = clock
+        self.uri = uri
+
+    @classmethod
+    def scan(cls, png, clock):
+        """Read a QR code the way a phone camera does: from the pixels on screen."""
+        results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+        assert len(results) == 1, f"expected one QR code on screen, decoded {len(results)}"
+        uri = results[0].text
+        return cls(pyotp.parse_uri(uri).secret, clock, uri=uri)
+
+    @classmethod
+    def type_in(cls, setup_key, clock):
+        """Type the setup key by hand, as it is shown (groups of four): spaces dropped."""
+        return cls(re.sub(r"\s", "", setup_key), clock)
+
+    def code(self, seconds=0):
+        """The 6-digit code on screen now (or `seconds` from now)."""
+        return pyotp.TOTP(self.secret).at(int(self.clock.now.timestamp()) + seconds)
+
+    def wrong_code(self):
+        """A well-formed code that matches no step within ±11 minutes, so it is plainly
+        wrong (not even "your clock looks off"), whatever the random secret."""
+        totp = pyotp.TOTP(self.secret)
+        now = int(self.clock.now.timestamp())
+        near = {totp.at(now + 30 * k) for k in range(-22, 23)}
+        return next(c for c in (f"{n:06d}" for n in range(123456, 10**6)) if c not in near)
+
+    @property
+    def label(self):
+        """The account label in the scanned otpauth:// URI, decoded (issuer:email)."""
+        return unquote(self.uri.split("otpauth://totp/", 1)[1].split("?", 1)[0])
+
+
+class Screen:
+    """What every page has: the top navigation, alerts and the way to Security."""
+
+    path = None
+
+    def __init__(self, page: Page):
+        self.page = page
+
+    def arrive(self):
+        expect(self.page).to_have_url(url(self.path))
+        self.page.wait_for_load_state()
+        return self
+
+    @property
+    def main_nav(self):
+        return self.page.get_by_role("navigation", name="Main")
+
+    def error(self):
+        return self.page.get_by_role("alert")
+
+    def status(self, text):
+        """A polite message (flash, notice), found by its words."""
+        return self.page.get_by_role("status").filter(has_text=text)
+
+    def settled(self):
+        """Wait until no htmx request or swap is in flight (nothing to wait for without JS)."""
+        expect(self.page.locator(HTMX_BUSY)).to_have_count(0)
+        return self
+
+    def log_out(self):
+        self.main_nav.get_by_role("button", name="Log out").click()
+        login = LoginPage(self.page).arrive()
+        expect(login.status("You have logged out.")).to_be_visible()
+        return login
+
+    def go_to_security(self):
+        """Settings > Profile > Security, through the links a person clicks."""
+        self.main_nav.get_by_role("link", name="Settings").click()
+        ProfilePage(self.page).arrive()
+        settings = self.page.get_by_role("navigation", name="Settings")
+        settings.get_by_role("link", name="Security").click()
+        return SecurityPage(self.page).arrive()
+
+
+class LoginPage(Screen):
+    path = "/login"
+
+    def open(self):
+        self.page.goto(self.path)
+        return self.arrive()
+
+    @property
+    def email(self):
+        return self.page.get_by_label("Email", exact=True)
+
+    @property
+    def password(self):
+        return self.page.get_by_label("Password", exact=True)
+
+    def submit(self, email, password=PASSWORD):
+        self.email.fill(email)
+        self.password.fill(password)
+        self.page.get_by_role("button", name="Log in").click()
+
+    def log_in_expecting_code(self, email, password=PASSWORD):
+        self.submit(email, password)
+        return CodePage(self.page).arrive()
+
+    def log_in_to_dashboard(self, email, password=PASSWORD):
+        self.submit(email, password)
+        return DashboardPage(self.page).arrive()
+
+    def log_in_to_security(self, email, password=PASSWORD):
+        """A user who must set up MFA first is taken straight to Security."""
+        self.submit(email, password)
+        return SecurityPage(self.page).arrive()
+
+
+class CodePage(Screen):
+    path = "/login/mfa"
+
+    @property
+    def code(self):
+        return self.page.get_by_label("Authentication code", exact=True)
+
+    def enter(self, code):
+        self.code.fill(code)
+        self.page.get_by_role("button", name="Verify", exact=True).click()
+
+    def enter_expecting_dashboard(self, code):
+        self.enter(code)
+        return DashboardPage(self.page).arrive()
+
+    def use_recovery_key(self):
+        self.page.get_by_role("link", name="Use Recovery Key").click()
+        return RecoveryPage(self.page).arrive()
+
+
+class RecoveryPage(Screen):
+    path = "/login/recovery"
+
+    @property
+    def key(self):
+        return self.page.get_by_label("Recovery key", exact=True)
+
+    def enter(self, key):
+        self.key.fill(key)
+        self.page.get_by_role("button", name="Verify", exact=True).click()
+
+
+class DashboardPage(Screen):
+    path = "/dashboard"
+
+    def arrive(self):
+        super().arrive()
+        expect(self.page.get_by_text("Signed in as")).to_be_visible()
+        return self
+
+
+class ProfilePage(Screen):
+    path = "/settings/profile"
+
+
+class SecurityPage(Screen):
+    """Settings > Profile > Security and its MFA panel (off | enrolling | on | key)."""
+
+    path = "/settings/profile/security"
+
+    def open(self):
+        self.page.goto(self.path)
+        return self.arrive()
+
+    @property
+    def mfa_status(self):
+        """The sentence that says whether MFA is on ("MFA is on." / "MFA is off.")."""
+        return self.page.get_by_text(re.compile(r"^MFA is (on|off)\.($| Signing)"))
+
+    @property
+    def enable_button(self):
+        return self.page.get_by_role("button", name="Enable MFA")
+
+    @property
+    def qr(self):
+        return self.page.locator("#mfa-qr")
+
+    @property
+    def setup_key(self):
+        return self.page.locator("#setup-key")
+
+    @property
+    def recovery_key(self):
+        return self.page.locator("#recovery-key")
+
+    @property
+    def code(self):
+        """The one "Authentication code" field of the enrolment step."""
+        return self.page.get_by_label("Authentication code", exact=True)
+
+    def enable(self):
+        self.enable_button.click()
+        expect(self.page.get_by_role("heading", name="Set up your authenticator app")).to_be_visible()
+        expect(self.qr.locator("svg")).to_be_visible()
+        return self.settled()
+
+    def scan_qr(self, clock):
+        """Point the phone at the QR code on screen."""
+        return Authenticator.scan(self.qr.screenshot(), clock)
+
+    def type_setup_key(self, clock):
+        return Authenticator.type_in(self.setup_key.inner_text(), clock)
+
+    def verify_and_enable(self, code):
+        self.code.fill(code)
+        self.page.get_by_role("button", name="Verify and Enable").click()
+
+    def verify_expecting_recovery_key(self, code):
+        self.verify_and_enable(code)
+        expect(self.page.get_by_role("heading", name="Save your recovery key")).to_be_visible()
+        expect(self.recovery_key).to_be_visible()
+        self.settled()
+        return self.recovery_key.inner_text().strip()
+
+    def saved_and_continue(self):
+        self.page.get_by_label("I have saved my recovery key").check()
+        self.page.get_by_role("button", name="Continue").click()
+        return DashboardPage(self.page).arrive()
+
+    def _details(self, summary):
+        return self.page.locator("details").filter(
+            has=self.page.get_by_text(summary, exact=True)
+        )
+
+    @property
+    def disable_section(self):
+        return self._details("Disable MFA")
+
+    def disable(self, code):
+        """Expand "Disable MFA", enter a current code, click Disable MFA."""
+        section = self.disable_section
+        field = section.get_by_label("Authentication code", exact=True)
+        if not field.is_visible():  # closed, as on arrival; open again after a wrong code
+            section.get_by_text("Disable MFA", exact=True).click()
+        field.fill(code)
+        section.get_by_role("button", name="Disable MFA").click()

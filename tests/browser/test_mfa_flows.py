@@ -1,0 +1,322 @@
+"""MFA as a person meets it in a real browser, following help/mfa.md step by step: forced
+enrolment in healthcare, enrolment by QR code and by setup key, the code step, the recovery
+key, disabling MFA. After the first URL everything is reached by clicking what is on screen.
+
+Flows marked with `any_page` run twice, with JavaScript (htmx swaps the MFA panel) and
+without (plain form posts, whole pages): both must end the same way.
+"""
+
+import re
+
+import pyotp
+from playwright.sync_api import expect
+
+from tests.browser.pages import (
+    Authenticator,
+    CodePage,
+    LoginPage,
+    SecurityPage,
+    url,
+)
+from tests.conftest import RECOVERY_KEY, SECRET
+
+WRONG_CODE = "That code didn't work"
+RECOVERY_KEY_FORMAT = re.compile(r"^[0-9A-Z]{5}(-[0-9A-Z]{5}){4}$")
+SETUP_KEY_FORMAT = re.compile(r"^[A-Z2-7]{4}( [A-Z2-7]{4})*$")
+
+
+def enrol_with_setup_key(security, clock):
+    """Enable MFA, type the setup key into the phone, verify, save the key, continue.
+    Returns the phone and the recovery key."""
+    security.enable()
+    phone = security.type_setup_key(clock)
+    key = security.verify_expecting_recovery_key(phone.code())
+    security.saved_and_continue()
+    return phone, key
+
+
+# --- a. healthcare: MFA is required before anything else -------------------------------
+
+
+def test_healthcare_user_without_mfa_is_sent_to_security(page, factory):
+    user = factory.user(kind="healthcare", email="dr.ada@example.com")
+
+    security = LoginPage(page).open().log_in_to_security(user.email)
+
+    expect(security.status("Your practice requires multi-factor authentication")).to_be_visible()
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is off\."))
+    expect(security.enable_button).to_be_visible()
+
+    page.goto("/dashboard")
+    security.arrive()
+    security.main_nav.get_by_role("link", name="Dashboard").click()
+    security.arrive()
+    expect(security.status("Your practice requires multi-factor authentication")).to_be_visible()
+
+
+# --- b. enrolment by scanning the QR code, with htmx -----------------------------------
+
+
+def test_enrol_by_scanning_the_qr_code_without_a_page_reload(page, factory, clock):
+    user = factory.user(kind="healthcare", email="dr.grace@example.com")
+    security = LoginPage(page).open().log_in_to_security(user.email)
+
+    navigations = []
+    page.on("framenavigated", lambda f: navigations.append(f.url) if f == page.main_frame else None)
+    page.evaluate("window.__marker = 1")
+
+    security.enable()
+
+    assert page.evaluate("window.__marker") == 1, "Enable MFA reloaded the page"
+    assert navigations == []
+    expect(page).to_have_url(url("/settings/profile/security"))
+
+    phone = security.scan_qr(clock)
+    uri = pyotp.parse_uri(phone.uri)
+    assert phone.uri.startswith("otpauth://totp/")
+    assert phone.label == f"OzyOps:{user.email}"
+    assert (uri.issuer, uri.name, uri.digits, uri.interval) == ("OzyOps", user.email, 6, 30)
+    assert uri.digest().name == "sha1"
+    setup_key = security.setup_key.inner_text().strip()
+    assert SETUP_KEY_FORMAT.match(setup_key), setup_key
+    assert setup_key.replace(" ", "") == phone.secret, "QR code and setup key disagree"
+
+    key = security.verify_expecting_recovery_key(phone.code())
+
+    assert RECOVERY_KEY_FORMAT.match(key), key
+    assert page.evaluate("window.__marker") == 1, "Verify and Enable reloaded the page"
+    assert navigations == []
+    expect(page.get_by_text("Write it down or store it in a password manager")).to_be_visible()
+    saved = page.get_by_label("I have saved my recovery key")
+    expect(saved).not_to_be_checked()
+    assert saved.evaluate("box => box.validity.valueMissing"), "Continue is not held back"
+
+    dashboard = security.saved_and_continue()
+
+    security = dashboard.go_to_security()
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is on\."))
+    expect(security.enable_button).to_have_count(0)
+    expect(security.recovery_key).to_have_count(0)
+    page.reload()
+    security.arrive()
+    expect(security.mfa_status).to_be_visible()
+    expect(security.recovery_key).to_have_count(0)
+    assert key not in page.content()
+
+    # The phone that scanned the code now signs in.
+    login = security.log_out()
+    clock.advance(seconds=30)
+    login.log_in_expecting_code(user.email).enter_expecting_dashboard(phone.code())
+
+
+# --- c. enrolment by typing the setup key ----------------------------------------------
+
+
+def test_enrol_by_typing_the_setup_key(any_page, factory, clock):
+    page = any_page
+    user = factory.user(kind="trades", email="bob@builders.example")
+    dashboard = LoginPage(page).open().log_in_to_dashboard(user.email)
+    expect(dashboard.status("Multi-factor authentication is recommended")).to_be_visible()
+
+    security = dashboard.go_to_security()
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is off\."))
+    security.enable()
+    expect(security.setup_key).to_have_text(SETUP_KEY_FORMAT)
+    phone = security.type_setup_key(clock)
+    assert len(phone.secret) == 32
+
+    key = security.verify_expecting_recovery_key(phone.code())
+    assert RECOVERY_KEY_FORMAT.match(key), key
+    dashboard = security.saved_and_continue()
+    expect(dashboard.status("Multi-factor authentication is recommended")).to_have_count(0)
+
+    login = dashboard.log_out()
+    clock.advance(seconds=30)
+    login.log_in_expecting_code(user.email).enter_expecting_dashboard(phone.code())
+
+
+# --- d. a wrong code during enrolment --------------------------------------------------
+
+
+def test_wrong_code_during_enrolment_keeps_the_same_qr_code(any_page, factory, clock):
+    page = any_page
+    user = factory.user(kind="healthcare", email="dr.lin@example.com")
+    security = LoginPage(page).open().log_in_to_security(user.email)
+    security.enable()
+    setup_key = security.setup_key.inner_text()
+    qr = security.qr.inner_html()
+    phone = security.type_setup_key(clock)
+
+    security.verify_and_enable(phone.wrong_code())
+
+    expect(security.error().filter(has_text=WRONG_CODE).first).to_be_visible()
+    security.settled()
+    expect(security.setup_key).to_have_text(setup_key)
+    assert security.qr.inner_html() == qr, "a wrong code changed the QR code"
+    expect(security.code).to_be_visible()
+
+    # A phone whose clock is five minutes fast is told so.
+    security.verify_and_enable(phone.code(seconds=300))
+    expect(security.error().first).to_contain_text("clock looks about 5 minutes ahead")
+    security.settled()
+    expect(security.setup_key).to_have_text(setup_key)
+
+    security.verify_expecting_recovery_key(phone.code())
+    security.saved_and_continue()
+
+
+# --- e. the code step at login ---------------------------------------------------------
+
+
+def test_log_in_with_a_code_from_the_authenticator(any_page, factory, clock):
+    page = any_page
+    user = factory.user(kind="trades", email="cara@law.example", mfa=True)
+    phone = Authenticator(SECRET, clock)
+
+    code_page = LoginPage(page).open().log_in_expecting_code(user.email)
+    expect(code_page.code).to_have_attribute("inputmode", "numeric")
+    expect(code_page.code).to_have_attribute("autocomplete", "one-time-code")
+
+    # The password alone opens nothing: other pages send the browser back to the code step.
+    page.goto("/dashboard")
+    code_page.arrive()
+
+    code_page.enter(phone.wrong_code())
+    code_page.arrive()
+    expect(code_page.error()).to_contain_text(WRONG_CODE)
+
+    dashboard = code_page.enter_expecting_dashboard(phone.code())
+
+    # Log out and back in within the same 30 seconds: that code is used up.
+    code_page = dashboard.log_out().log_in_expecting_code(user.email)
+    code_page.enter(phone.code())
+    code_page.arrive()
+    expect(code_page.error()).to_contain_text(WRONG_CODE)
+
+    clock.advance(seconds=30)
+    code_page.enter_expecting_dashboard(phone.code())
+
+
+# --- f. lost device: the recovery key --------------------------------------------------
+
+
+def test_lost_phone_recovery_key_signs_in_once(any_page, factory, clock):
+    page = any_page
+    user = factory.user(kind="healthcare", email="dr.mo@example.com", mfa=True)
+
+    recovery = LoginPage(page).open().log_in_expecting_code(user.email).use_recovery_key()
+    recovery.enter(RECOVERY_KEY)
+
+    security = SecurityPage(page).arrive()
+    expect(security.status("You are signed in with your recovery key")).to_be_visible()
+    expect(security.status("Set up MFA on your new device now")).to_be_visible()
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is off\."))
+    page.goto("/dashboard")
+    security.arrive()
+
+    # Set up the new phone; its enrolment gives a new recovery key.
+    _, new_key = enrol_with_setup_key(security, clock)
+    assert new_key != RECOVERY_KEY
+
+    # Later, the old key does not work again; the new one does.
+    login = security.log_out()
+    clock.advance(minutes=5)
+    recovery = login.log_in_expecting_code(user.email).use_recovery_key()
+    recovery.enter(RECOVERY_KEY)
+    recovery.arrive()
+    expect(recovery.error()).to_contain_text("That recovery key didn't work")
+
+    recovery.enter(new_key)
+    SecurityPage(page).arrive()
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is off\."))
+
+
+# --- g. disabling MFA ------------------------------------------------------------------
+
+
+def test_trades_user_can_disable_mfa(any_page, factory, clock):
+    page = any_page
+    user = factory.user(kind="trades", email="dee@plumbing.example")
+    dashboard = LoginPage(page).open().log_in_to_dashboard(user.email)
+    security = dashboard.go_to_security()
+    phone, _ = enrol_with_setup_key(security, clock)
+    security = SecurityPage(page).open()
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is on\."))
+    clock.advance(seconds=30)
+
+    security.disable(phone.wrong_code())
+    expect(security.error()).to_contain_text(WRONG_CODE)
+    security.settled()
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is on\."))
+
+    security.disable(phone.code())
+    expect(security.status("MFA is off. You can turn it on again at any time.")).to_be_visible()
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is off\."))
+    expect(security.enable_button).to_be_visible()
+    expect(security.disable_section).to_have_count(0)
+
+    # Password alone signs in now.
+    security.settled().log_out().log_in_to_dashboard(user.email)
+
+
+def test_healthcare_user_has_no_way_to_disable_mfa(page, factory, clock):
+    user = factory.user(kind="healthcare", email="dr.kim@example.com", mfa=True)
+    dashboard = (
+        LoginPage(page)
+        .open()
+        .log_in_expecting_code(user.email)
+        .enter_expecting_dashboard(Authenticator(SECRET, clock).code())
+    )
+
+    security = dashboard.go_to_security()
+
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is on\."))
+    expect(page.get_by_text("Your practice requires MFA, so it cannot be turned off.")).to_be_visible()
+    expect(security.disable_section).to_have_count(0)
+    expect(page.get_by_role("button", name="Disable MFA")).to_have_count(0)
+    expect(page.get_by_text("Disable MFA")).to_have_count(0)
+
+
+# --- h. the whole thing without JavaScript ---------------------------------------------
+
+
+def test_enrol_by_qr_code_and_log_in_without_javascript(nojs_page, factory, clock):
+    page = nojs_page
+    user = factory.user(kind="healthcare", email="dr.noam@example.com")
+    security = LoginPage(page).open().log_in_to_security(user.email)
+
+    security.enable()
+    # A plain form post answered with the whole Security page, not a fragment.
+    expect(page).to_have_url(url("/settings/profile/security/enrol"))
+    expect(page).to_have_title("Security · OzyOps")
+    expect(page.get_by_role("navigation", name="Settings")).to_be_visible()
+    expect(security.main_nav.get_by_role("button", name="Log out")).to_be_visible()
+
+    phone = security.scan_qr(clock)
+    assert phone.label == f"OzyOps:{user.email}"
+    assert security.setup_key.inner_text().replace(" ", "") == phone.secret
+
+    key = security.verify_expecting_recovery_key(phone.code())
+    expect(page).to_have_url(url("/settings/profile/security/verify"))
+    expect(page.get_by_role("heading", name="Security", exact=True)).to_be_visible()
+    assert RECOVERY_KEY_FORMAT.match(key), key
+
+    dashboard = security.saved_and_continue()
+    security = dashboard.go_to_security()
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is on\."))
+    expect(security.recovery_key).to_have_count(0)
+
+    login = security.log_out()
+    clock.advance(seconds=30)
+    code_page = login.log_in_expecting_code(user.email)
+    code_page.enter(phone.wrong_code())
+    CodePage(page).arrive()
+    expect(code_page.error()).to_contain_text(WRONG_CODE)
+    code_page.enter_expecting_dashboard(phone.code())
+
+
+def test_recovery_page_links_back_to_the_code_step(page, factory, clock):
+    user = factory.user(kind="trades", email="eve@law.example", mfa=True)
+    LoginPage(page).open().log_in_expecting_code(user.email).use_recovery_key()
+    page.get_by_role("link", name="Use an authentication code instead").click()
+    CodePage(page).arrive().enter_expecting_dashboard(Authenticator(SECRET, clock).code())

@@ -1,0 +1,207 @@
+"""The operator's CLI: clean one-line failures, never a traceback (SPEC §7)."""
+
+import pytest
+from sqlalchemy import select
+
+from ozyops.extensions import db
+from ozyops.models import AuditEvent, User
+
+OK_ACCOUNT = [
+    "create-account",
+    "--name",
+    "Bright Smile",
+    "--kind",
+    "healthcare",
+    "--owner-email",
+    "Dana@Example.com",
+    "--owner-name",
+    "Dana",
+    "--owner-password",
+    "a long enough password",
+]
+
+
+def test_create_account_and_add_user(runner, app):
+    r = runner.invoke(args=OK_ACCOUNT)
+    assert r.exit_code == 0, r.output
+    assert "Created account 'Bright Smile'" in r.output
+    r = runner.invoke(
+        args=[
+            "add-user",
+            "--account",
+            "bright smile",
+            "--email",
+            "n@example.com",
+            "--name",
+            "Nurse",
+            "--role",
+            "member",
+            "--password",
+            "another long password",
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    with app.app_context():
+        users = db.session.scalars(select(User).order_by(User.id)).all()
+        assert [(u.email, u.role) for u in users] == [
+            ("dana@example.com", "owner"),
+            ("n@example.com", "member"),
+        ]
+
+
+def test_password_is_prompted_hidden_when_not_given(runner, app):
+    args = OK_ACCOUNT[:-2]
+    r = runner.invoke(args=args, input="a long enough password\na long enough password\n")
+    assert r.exit_code == 0, r.output
+    assert "a long enough password" not in r.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            [
+                "create-account",
+                "--name",
+                "X",
+                "--kind",
+                "bakery",
+                "--owner-email",
+                "a@example.com",
+                "--owner-name",
+                "A",
+                "--owner-password",
+                "a long enough password",
+            ],
+            "bakery",
+        ),
+        (
+            [
+                "create-account",
+                "--name",
+                "X",
+                "--kind",
+                "law",
+                "--owner-email",
+                "bad",
+                "--owner-name",
+                "A",
+                "--owner-password",
+                "a long enough password",
+            ],
+            "valid email",
+        ),
+        (
+            [
+                "create-account",
+                "--name",
+                "X",
+                "--kind",
+                "law",
+                "--owner-email",
+                "a@example.com",
+                "--owner-name",
+                "A",
+                "--owner-password",
+                "short",
+            ],
+            "at least 10",
+        ),
+        (
+            [
+                "add-user",
+                "--account",
+                "Nope",
+                "--email",
+                "b@example.com",
+                "--name",
+                "B",
+                "--role",
+                "member",
+                "--password",
+                "a long enough password",
+            ],
+            "No account named",
+        ),
+        (
+            [
+                "add-user",
+                "--account",
+                "Bright Smile",
+                "--email",
+                "b@example.com",
+                "--name",
+                "B",
+                "--role",
+                "owner",
+                "--password",
+                "a long enough password",
+            ],
+            "owner",
+        ),
+        (
+            [
+                "add-user",
+                "--account",
+                "Bright Smile",
+                "--email",
+                "DANA@example.com",
+                "--name",
+                "B",
+                "--role",
+                "member",
+                "--password",
+                "a long enough password",
+            ],
+            "already exists",
+        ),
+        (["reset-mfa", "nobody@example.com", "--reason", "ticket 1"], "No user"),
+        (["reset-mfa", "dana@example.com", "--reason", "  "], "Give a reason"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(runner, args, message):
+    assert runner.invoke(args=OK_ACCOUNT).exit_code == 0
+    r = runner.invoke(args=args)
+    assert r.exit_code != 0
+    assert message in r.output
+    assert "Traceback" not in r.output
+    assert len([line for line in r.output.splitlines() if line.strip()]) <= 3
+
+
+def test_duplicate_account_name_is_refused(runner):
+    runner.invoke(args=OK_ACCOUNT)
+    other = list(OK_ACCOUNT)
+    other[other.index("Dana@Example.com")] = "other@example.com"
+    r = runner.invoke(args=other)
+    assert r.exit_code == 1 and "already exists" in r.output
+
+
+def test_reset_mfa_clears_mfa_ends_sessions_and_is_audited(runner, factory, make_browser, app):
+    user = factory.user(email="owner@example.com", kind="healthcare", mfa=True)
+    b = make_browser()
+    b.login_with_code(user.email)
+    r = runner.invoke(args=["reset-mfa", "OWNER@example.com", "--reason", "lost phone, ID checked"])
+    assert r.exit_code == 0, r.output
+    assert b.get("/dashboard").status_code == 302  # their session has ended
+    with app.app_context():
+        assert not db.session.get(User, user.id).mfa_enabled
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "mfa_reset"))
+        assert event.actor_id is None and "lost phone, ID checked" in event.details
+    b = make_browser()
+    assert b.login(user.email).headers["Location"] == "/dashboard"
+    assert b.get("/dashboard").headers["Location"] == "/settings/profile/security"
+
+
+def test_commands_before_db_upgrade_say_so(tmp_path):
+    from ozyops import create_app
+
+    app = create_app(
+        {
+            "SECRET_KEY": "x",
+            "ENCRYPTION_KEYS": "",
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/empty.sqlite",
+        }
+    )
+    r = app.test_cli_runner().invoke(args=OK_ACCOUNT)
+    assert r.exit_code == 1 and "db upgrade" in r.output

@@ -1,0 +1,186 @@
+"""The code step and the recovery step of sign-in (SPEC §2, §5)."""
+
+import pytest
+from sqlalchemy import func, select
+
+from ozyops.extensions import db
+from ozyops.models import AuditEvent
+from tests.conftest import RECOVERY_KEY
+
+INVALID = "That code didn&#39;t work"
+
+
+def count(app, event):
+    with app.app_context():
+        return db.session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.event == event)
+        )
+
+
+@pytest.fixture
+def doc(factory):
+    return factory.user(email="doc@example.com", kind="healthcare", mfa=True)
+
+
+def test_password_leads_to_the_code_step_not_the_dashboard(browser, doc):
+    r = browser.login(doc.email)
+    assert r.headers["Location"] == "/login/mfa"
+    page = browser.get("/login/mfa")
+    assert 'name="code"' in page.text and 'inputmode="numeric"' in page.text
+    assert 'autocomplete="one-time-code"' in page.text
+    assert ">Verify</button>" in page.text and "Use Recovery Key" in page.text
+
+
+def test_between_the_steps_nothing_is_reachable(browser, doc):
+    browser.login(doc.email)
+    for url in ("/dashboard", "/settings/team", "/settings/profile/security", "/"):
+        r = browser.get(url)
+        assert r.status_code == 303 and r.headers["Location"] == "/login/mfa", url
+    r = browser.get("/dashboard", headers={"HX-Request": "true"})
+    assert r.headers["HX-Redirect"] == "/login/mfa"
+
+
+def test_right_code_logs_in_with_a_new_session_id(browser, doc, app):
+    browser.login(doc.email)
+    browser.get("/login/mfa")
+    pending_cookie = browser.client.get_cookie("ozyops_session").value
+    r = browser.post("/login/mfa", {"code": browser.code()})
+    assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
+    assert browser.client.get_cookie("ozyops_session").value != pending_cookie
+    assert browser.get("/dashboard").status_code == 200
+    assert count(app, "login") == 1
+
+
+def test_code_with_spaces_is_accepted(browser, doc):
+    browser.login(doc.email)
+    code = browser.code()
+    r = browser.post("/login/mfa", {"code": f" {code[:3]} {code[3:]} "}, page="/login/mfa")
+    assert r.headers["Location"] == "/dashboard"
+
+
+@pytest.mark.parametrize("offset", [-30, 30])
+def test_neighbouring_step_is_accepted(browser, doc, offset):
+    browser.login(doc.email)
+    r = browser.post("/login/mfa", {"code": browser.code(offset=offset)}, page="/login/mfa")
+    assert r.headers["Location"] == "/dashboard"
+
+
+def test_wrong_code_explains_and_stays(browser, doc, app):
+    browser.login(doc.email)
+    r = browser.post("/login/mfa", {"code": "000000"}, page="/login/mfa")
+    assert r.status_code == 422 and INVALID in r.text and "wait for the next one" in r.text
+    assert count(app, "mfa_failed") == 1
+
+
+def test_code_is_accepted_only_once(browser, make_browser, doc, app):
+    browser.login_with_code(doc.email)
+    other = make_browser()
+    other.login(doc.email)
+    r = other.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")
+    assert r.status_code == 422 and INVALID in r.text
+    assert count(app, "code_reused") == 1
+
+
+def test_clock_hint_when_the_phone_is_minutes_off(browser, doc, app):
+    browser.login(doc.email)
+    r = browser.post("/login/mfa", {"code": browser.code(offset=-4 * 60)}, page="/login/mfa")
+    assert r.status_code == 422
+    assert "clock looks about 4 minutes behind" in r.text and "automatic" in r.text
+    assert count(app, "mfa_failed") == 1
+
+
+def test_five_wrong_codes_end_the_pending_login(browser, doc):
+    browser.login(doc.email)
+    browser.get("/login/mfa")
+    for _ in range(4):
+        assert browser.post("/login/mfa", {"code": "000000"}).status_code == 422
+    r = browser.post("/login/mfa", {"code": "000000"})
+    assert r.status_code == 303 and r.headers["Location"] == "/login"
+    assert "Log in again" in browser.get("/login").text
+    assert browser.get("/login/mfa").headers["Location"] == "/login"
+
+
+def test_three_wrong_codes_warn_the_user_their_password_is_known(browser, doc, app, caplog):
+    browser.login(doc.email)
+    browser.get("/login/mfa")
+    with caplog.at_level("INFO"):
+        for _ in range(3):
+            browser.post("/login/mfa", {"code": "000000"})
+    assert "password_probably_known" in caplog.text
+
+
+def wrong_codes(b, email, n):
+    """Log in with the password and send `n` wrong codes; returns the last response."""
+    b.login(email)
+    b.get("/login/mfa")
+    for _ in range(n):
+        r = b.post("/login/mfa", {"code": "000000"})
+    return r
+
+
+def test_ten_failures_lock_the_user_for_15_minutes_across_logins(make_browser, doc, clock, app):
+    wrong_codes(make_browser(), doc.email, 5)  # the fifth ends that pending login
+    b = make_browser()
+    assert "locked" not in wrong_codes(b, doc.email, 4).text
+    assert count(app, "mfa_locked") == 0
+    r = b.post("/login/mfa", {"code": "111111"})  # the tenth in a row
+    assert count(app, "mfa_locked") == 1
+    assert "locked for 15 minutes" in r.text
+    r = b.post("/login/mfa", {"code": b.code()}, page="/login/mfa")
+    assert r.status_code == 422 and "locked" in r.text  # even the right code, while locked
+    r = b.post("/login/recovery", {"recovery_key": RECOVERY_KEY}, page="/login/recovery")
+    assert "locked" in r.text
+    clock.advance(minutes=15, seconds=30)
+    b = make_browser()
+    b.login(doc.email)
+    assert (
+        b.post("/login/mfa", {"code": b.code()}, page="/login/mfa").headers["Location"]
+        == "/dashboard"
+    )
+
+
+def test_pending_login_expires_after_ten_minutes(browser, doc, clock):
+    browser.login(doc.email)
+    browser.get("/login/mfa")
+    clock.advance(minutes=10, seconds=1)
+    r = browser.post("/login/mfa", {"code": browser.code()})
+    assert r.status_code == 303 and r.headers["Location"] == "/login"
+    assert "longer than 10 minutes" in browser.get("/login").text
+    assert browser.get("/dashboard").status_code == 302
+
+
+def test_expired_pending_sends_other_pages_to_login(browser, doc, clock):
+    browser.login(doc.email)
+    clock.advance(minutes=11)
+    assert browser.get("/dashboard").headers["Location"] == "/login"
+
+
+def test_code_step_without_a_password_goes_to_login(browser):
+    assert browser.get("/login/mfa").headers["Location"] == "/login"
+    assert browser.get("/login/recovery").headers["Location"] == "/login"
+
+
+def test_recovery_key_logs_in_once_and_leads_to_setup(browser, make_browser, doc, app, factory):
+    browser.login(doc.email)
+    page = browser.get("/login/recovery")
+    assert 'name="recovery_key"' in page.text and ">Verify</button>" in page.text
+    r = browser.post("/login/recovery", {"recovery_key": RECOVERY_KEY.lower().replace("-", " ")})
+    assert r.status_code == 303 and r.headers["Location"] == "/settings/profile/security"
+    page = browser.get(r.headers["Location"])
+    assert "Set up MFA on your new device" in page.text and "Enable MFA" in page.text
+    assert count(app, "recovery_key_used") == 1
+    with app.app_context():
+        user = factory.get(doc)
+        assert user.totp_secret is None and user.recovery_key_hash is None
+    other = make_browser()
+    other.login(doc.email)  # MFA is now off: password alone, then forced enrolment
+    assert other.get("/dashboard").headers["Location"] == "/settings/profile/security"
+
+
+def test_wrong_recovery_key_is_a_counted_failure(browser, doc, app):
+    browser.login(doc.email)
+    r = browser.post(
+        "/login/recovery", {"recovery_key": "AAAAA-AAAAA-AAAAA-AAAAA-AAAAA"}, page="/login/recovery"
+    )
+    assert r.status_code == 422 and "recovery key didn&#39;t work" in r.text
+    assert count(app, "mfa_failed") == 1

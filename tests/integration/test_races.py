@@ -1,0 +1,92 @@
+"""Exactly-once under concurrency: two workers racing the same code, recovery key or
+enrolment. Runs on SQLite and, with OZYOPS_TEST_DATABASE_URL, on PostgreSQL."""
+
+import threading
+from datetime import timedelta
+
+from ozyops.extensions import db
+from ozyops.models import AuditEvent, User
+from ozyops.security import mfa, totp
+from tests.conftest import RECOVERY_KEY, SECRET
+
+ROUNDS = 15
+
+
+def race(app, action, n=2):
+    """Run `action(user)` in `n` threads released together; returns their results."""
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def worker(i):
+        with app.app_context():
+            user = db.session.get(User, action.user_id)
+            barrier.wait()
+            try:
+                results[i] = action(user)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_one_code_wins_exactly_once(app, factory, clock):
+    user = factory.user(mfa=True)
+    for _ in range(ROUNDS):
+        clock.advance(seconds=30)
+        now, code = clock.now, totp.code_at(SECRET, clock.timestamp)
+
+        def verify(u, now=now, code=code):
+            return mfa.verify_code(u, code, now).ok
+
+        verify.user_id = user.id
+        assert sorted(race(app, verify, n=3)) == [False, False, True]
+
+
+def test_a_recovery_key_works_once(app, factory, clock):
+    user = factory.user(mfa=True)
+
+    def use(u):
+        return mfa.use_recovery_key(u, RECOVERY_KEY, clock.now).ok
+
+    use.user_id = user.id
+    assert sorted(race(app, use, n=3)) == [False, False, True]
+    with app.app_context():
+        assert db.session.query(AuditEvent).filter_by(event="recovery_key_used").count() == 1
+
+
+def test_a_double_submitted_enrolment_enables_once(app, factory, clock):
+    user = factory.user()
+    with app.app_context():
+        secret = mfa.start_enrolment(db.session.get(User, user.id), clock.now)
+    code = totp.code_at(secret, clock.timestamp)
+
+    def enable(u):
+        try:
+            return mfa.enable(u, code, clock.now)[1] is not None
+        except mfa.MfaError:
+            return False
+
+    enable.user_id = user.id
+    assert sorted(race(app, enable)) == [False, True]
+    with app.app_context():
+        assert db.session.query(AuditEvent).filter_by(event="mfa_enabled").count() == 1
+
+
+def test_concurrent_failures_lock_exactly_once(app, factory, clock):
+    user = factory.user(mfa=True)
+
+    def fail(u):
+        return mfa.verify_code(u, "000000", clock.now).outcome
+
+    fail.user_id = user.id
+    results = race(app, fail, n=10)
+    assert results.count(mfa.Outcome.LOCKED) == 1
+    with app.app_context():
+        assert db.session.query(AuditEvent).filter_by(event="mfa_locked").count() == 1
+        locked = db.session.get(User, user.id).mfa_locked_until
+        assert locked == (clock.now + timedelta(minutes=15)).replace(tzinfo=None)

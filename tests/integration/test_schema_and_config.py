@@ -1,0 +1,85 @@
+"""`db upgrade` builds exactly the models' schema; configuration and generated secrets."""
+
+import os
+import stat
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from cryptography.fernet import Fernet
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from ozyops import create_app
+from ozyops.extensions import db
+from tests.conftest import PG_URL
+
+
+def test_db_upgrade_matches_the_models(tmp_path):
+    url = f"sqlite:///{tmp_path}/migrated.sqlite"
+    if PG_URL:
+        base, _, _ = PG_URL.rpartition("/")
+        admin = create_engine(
+            base.replace("postgresql://", "postgresql+psycopg://") + "/test",
+            isolation_level="AUTOCOMMIT",
+        )
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS ozyops_migration_check"))
+            conn.execute(text("CREATE DATABASE ozyops_migration_check"))
+        url = base + "/ozyops_migration_check"
+    app = create_app(
+        {"SECRET_KEY": "x", "ENCRYPTION_KEYS": Fernet.generate_key().decode(), "DATABASE_URL": url}
+    )
+    try:
+        with app.app_context():
+            upgrade()
+            with db.engine.connect() as conn:
+                diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+            assert diff == []
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        if PG_URL:
+            with admin.connect() as conn:
+                conn.execute(text("DROP DATABASE ozyops_migration_check WITH (FORCE)"))
+            admin.dispose()
+
+
+def test_secrets_are_generated_once_into_instance_with_mode_0600(tmp_path, monkeypatch):
+    for key in [k for k in os.environ if k.startswith("OZYOPS_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("OZYOPS_DATABASE_URL", f"sqlite:///{tmp_path}/x.sqlite")
+    from flask import Flask
+
+    from ozyops import config
+
+    flask_app = Flask("ozyops", instance_path=str(tmp_path / "instance"))
+    config.load(flask_app)
+    first = (flask_app.config["SECRET_KEY"], flask_app.config["ENCRYPTION_KEYS"])
+    for name in ("secret_key", "encryption_keys"):
+        mode = stat.S_IMODE(os.stat(tmp_path / "instance" / name).st_mode)
+        assert mode == 0o600
+    again = Flask("ozyops", instance_path=str(tmp_path / "instance"))
+    config.load(again)
+    assert (again.config["SECRET_KEY"], again.config["ENCRYPTION_KEYS"]) == first
+    Fernet(first[1])  # a valid key
+    assert len(first[0]) == 64
+
+
+def test_environment_wins_over_instance_config(tmp_path, monkeypatch):
+    from flask import Flask
+
+    from ozyops import config
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "config.py").write_text(
+        'TOTP_ISSUER = "From File"\nLOGIN_RATE_LIMIT = "5 per minute"\n'
+    )
+    monkeypatch.setenv("OZYOPS_TOTP_ISSUER", "From Env")
+    monkeypatch.setenv("OZYOPS_DATABASE_URL", "postgresql://u@db.example/ozy")
+    app = Flask("ozyops", instance_path=str(instance))
+    config.load(app)
+    assert app.config["TOTP_ISSUER"] == "From Env"
+    assert app.config["LOGIN_RATE_LIMIT"] == "5 per minute"
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.example/ozy"
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"

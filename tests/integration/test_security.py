@@ -1,0 +1,213 @@
+"""Settings > Profile > Security: enrolment, recovery key, disable, regenerate (SPEC §3)."""
+
+import re
+
+import pytest
+from sqlalchemy import text
+
+from ozyops.extensions import db
+from ozyops.models import User
+from ozyops.security import totp
+from tests.conftest import SECRET
+
+PAGE = "/settings/profile/security"
+
+
+def enable_mfa(browser, htmx=False):
+    """Click Enable MFA; returns (response, secret read from the setup key)."""
+    browser.get(PAGE)
+    r = browser.post(PAGE + "/enrol", htmx=htmx)
+    key = re.search(r'id="setup-key">([A-Z2-7 ]+)<', r.text).group(1)
+    return r, key.replace(" ", "")
+
+
+@pytest.fixture
+def pat(factory, browser):
+    user = factory.user(email="pat@example.com", kind="trades")
+    browser.login(user.email)
+    return user
+
+
+def test_security_page_shows_mfa_off_and_enable_button(browser, pat):
+    r = browser.get(PAGE)
+    assert r.status_code == 200
+    assert "MFA is <strong>off</strong>" in r.text and ">Enable MFA</button>" in r.text
+    assert "Settings" in r.text and ">Security</a>" in r.text
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_enable_mfa_shows_qr_setup_key_and_code_field(browser, pat, htmx):
+    r, secret = enable_mfa(browser, htmx=htmx)
+    assert r.status_code == 200
+    assert ("<html" in r.text) is not htmx  # a fragment for htmx, the page otherwise
+    assert r.text.count('id="mfa-panel"') == 1
+    assert re.search(r'<div id="mfa-qr"[^>]*role="img"[^>]*aria-label="[^"]*setup key', r.text)
+    assert "<svg" in r.text and "<path" in r.text
+    assert re.fullmatch(
+        r"([A-Z2-7]{4} ){7}[A-Z2-7]{4}", re.search(r'id="setup-key">([^<]+)<', r.text).group(1)
+    )
+    assert len(secret) == 32
+    assert 'name="code"' in r.text and "Verify and Enable" in r.text
+    assert r.headers["Vary"].count("HX-Request") == 1
+
+
+def test_pending_secret_is_on_the_server_encrypted_not_in_the_cookie(browser, pat, app):
+    _, secret = enable_mfa(browser)
+    assert secret not in browser.client.get_cookie("ozyops_session").value
+    with app.app_context():
+        raw = db.session.execute(
+            text(
+                "SELECT pending_totp_secret, totp_secret, data FROM users "
+                "JOIN sessions ON sessions.user_id = users.id"
+            )
+        ).all()
+        assert raw and all(secret not in str(row) for row in raw)
+
+
+def test_each_click_makes_a_new_secret(browser, pat):
+    _, first = enable_mfa(browser)
+    _, second = enable_mfa(browser)
+    assert first != second
+
+
+def test_wrong_code_keeps_the_same_qr_and_says_why(browser, pat, clock):
+    _, secret = enable_mfa(browser, htmx=True)
+    r = browser.post(PAGE + "/verify", {"code": "000000"}, htmx=True)
+    assert r.status_code == 422
+    assert "That code didn&#39;t work" in r.text
+    assert totp.grouped(secret) in r.text
+    r = browser.post(PAGE + "/verify", {"code": totp.code_at(secret, clock.timestamp + 300)})
+    assert r.status_code == 422 and "5 minutes ahead" in r.text
+
+
+def test_empty_code_is_a_clear_422(browser, pat):
+    enable_mfa(browser)
+    r = browser.post(PAGE + "/verify", {"code": ""})
+    assert r.status_code == 422 and "Enter the 6-digit code" in r.text
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_right_code_enables_mfa_and_shows_the_recovery_key_once(browser, pat, app, clock, htmx):
+    _, secret = enable_mfa(browser, htmx=htmx)
+    r = browser.post(PAGE + "/verify", {"code": totp.code_at(secret, clock.timestamp)}, htmx=htmx)
+    assert r.status_code == 200
+    key = re.search(r'id="recovery-key">([0-9A-Z-]+)<', r.text).group(1)
+    assert re.fullmatch(r"([0-9A-Z]{5}-){4}[0-9A-Z]{5}", key)
+    assert "Write it down or store it in a password manager" in r.text
+    assert "I have saved my recovery key" in r.text
+    assert r.headers["Cache-Control"] == "no-store"
+    page = browser.get(PAGE)
+    assert key not in page.text and "MFA is <strong>on</strong>" in page.text
+    assert ">Enable MFA</button>" not in page.text
+    with app.app_context():
+        user = db.session.get(User, pat.id)
+        assert user.mfa_enabled and user.pending_totp_secret is None
+        assert key not in (user.recovery_key_hash or "") and secret not in user.totp_secret
+
+
+def test_enrolment_code_cannot_be_used_again_to_log_in(browser, make_browser, pat, clock):
+    _, secret = enable_mfa(browser)
+    code = totp.code_at(secret, clock.timestamp)
+    browser.post(PAGE + "/verify", {"code": code})
+    other = make_browser()
+    other.login(pat.email)
+    assert other.post("/login/mfa", {"code": code}, page="/login/mfa").status_code == 422
+
+
+def test_pending_secret_expires_after_15_minutes(browser, pat, clock):
+    _, secret = enable_mfa(browser)
+    clock.advance(minutes=15, seconds=1)
+    r = browser.post(PAGE + "/verify", {"code": totp.code_at(secret, clock.timestamp)})
+    assert r.status_code == 409 and "expired" in r.text and ">Enable MFA</button>" in r.text
+
+
+def test_double_submit_enables_once(browser, pat, clock, app):
+    _, secret = enable_mfa(browser)
+    code = totp.code_at(secret, clock.timestamp)
+    first = browser.post(PAGE + "/verify", {"code": code})
+    second = browser.post(PAGE + "/verify", {"code": code}, page=PAGE)
+    assert first.status_code == 200 and 'id="recovery-key"' in first.text
+    assert second.status_code == 409 and 'id="recovery-key"' not in second.text
+
+
+@pytest.fixture
+def enrolled(factory, browser):
+    user = factory.user(email="kim@example.com", kind="law", mfa=True)
+    browser.login_with_code(user.email)
+    browser.clock.advance(seconds=30)  # the login used this step's code
+    return user
+
+
+def test_disable_needs_a_current_code(browser, enrolled, app):
+    browser.get(PAGE)
+    r = browser.post(PAGE + "/disable", {"code": "000000"}, htmx=True)
+    assert r.status_code == 422 and "That code didn&#39;t work" in r.text
+    r = browser.post(PAGE + "/disable", {"code": browser.code()}, htmx=True)
+    assert r.status_code == 200 and "MFA is off" in r.text
+    with app.app_context():
+        user = db.session.get(User, enrolled.id)
+        assert user.totp_secret is None and user.recovery_key_hash is None
+
+
+def test_healthcare_cannot_disable_by_ui_or_request(browser, factory, app):
+    user = factory.user(email="doc@example.com", kind="healthcare", mfa=True)
+    browser.login_with_code(user.email)
+    browser.clock.advance(seconds=30)
+    page = browser.get(PAGE)
+    assert "Disable MFA" not in page.text and "cannot be turned off" in page.text
+    r = browser.post(PAGE + "/disable", {"code": browser.code()})
+    assert r.status_code == 403
+    with app.app_context():
+        assert db.session.get(User, user.id).mfa_enabled
+
+
+def test_account_requiring_mfa_cannot_disable(browser, factory, app):
+    account = factory.account(kind="law", require_mfa=True)
+    user = factory.user(account_id=account, email="req@example.com", mfa=True)
+    browser.login_with_code(user.email)
+    browser.clock.advance(seconds=30)
+    assert browser.post(PAGE + "/disable", {"code": browser.code()}, page=PAGE).status_code == 403
+
+
+def test_regenerate_recovery_key_replaces_the_old_one(browser, make_browser, enrolled, app):
+    browser.get(PAGE)
+    r = browser.post(PAGE + "/recovery-key", {"code": "000000"})
+    assert r.status_code == 422
+    r = browser.post(PAGE + "/recovery-key", {"code": browser.code()}, htmx=True)
+    assert r.status_code == 200
+    new_key = re.search(r'id="recovery-key">([0-9A-Z-]+)<', r.text).group(1)
+    assert "replaces the old one" in r.text
+    from tests.conftest import RECOVERY_KEY
+
+    other = make_browser()
+    other.login(enrolled.email)
+    assert (
+        other.post(
+            "/login/recovery", {"recovery_key": RECOVERY_KEY}, page="/login/recovery"
+        ).status_code
+        == 422
+    )
+    r = other.post("/login/recovery", {"recovery_key": new_key})
+    assert r.status_code == 303
+
+
+def test_enable_when_already_on_is_refused(browser, enrolled):
+    browser.get(PAGE)
+    assert browser.post(PAGE + "/enrol").status_code == 409
+
+
+def test_database_never_holds_the_plain_secret(browser, enrolled, app):
+    with app.app_context():
+        dump = " ".join(str(row) for row in db.session.execute(text("SELECT * FROM users")).all())
+        assert SECRET not in dump
+
+
+def test_security_pages_need_login(browser):
+    for url in (PAGE, "/settings/profile", "/settings/team", "/dashboard"):
+        assert "/login" in browser.get(url).headers["Location"]
+    assert browser.post(PAGE + "/enrol", page="/login").status_code == 302
+
+
+def test_dashboard_recommends_mfa_for_optional_accounts(browser, pat):
+    page = browser.get("/dashboard")
+    assert "recommended" in page.text and PAGE in page.text

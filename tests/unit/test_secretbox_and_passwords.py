@@ -1,0 +1,58 @@
+"""Secrets at rest (MultiFernet with rotation) and password rules."""
+
+import pytest
+from cryptography.fernet import Fernet, InvalidToken
+from flask import Flask
+
+from ozyops import passwords
+from ozyops.security import secretbox
+
+
+def app_with(keys):
+    app = Flask(__name__)
+    app.config["ENCRYPTION_KEYS"] = ",".join(keys)
+    return app
+
+
+def test_sealed_secret_does_not_contain_the_plaintext():
+    with app_with([Fernet.generate_key().decode()]).app_context():
+        token = secretbox.seal("JBSWY3DPEHPK3PXP")
+        assert "JBSWY3DPEHPK3PXP" not in token
+        assert secretbox.open_(token) == "JBSWY3DPEHPK3PXP"
+
+
+def test_rotation_keeps_old_secrets_readable_and_encrypts_with_the_new_key():
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    with app_with([old]).app_context():
+        token = secretbox.seal("SECRET")
+    with app_with([new, old]).app_context():
+        assert secretbox.open_(token) == "SECRET"
+        fresh = secretbox.seal("SECRET")
+    with app_with([new]).app_context():
+        assert secretbox.open_(fresh) == "SECRET"
+        with pytest.raises(InvalidToken):
+            secretbox.open_(token)
+
+
+def test_password_hash_is_argon2id_and_verifies():
+    digest = passwords.hash_password("a long enough password")
+    assert digest.startswith("$argon2id$")
+    assert passwords.verify_password(digest, "a long enough password")
+    assert not passwords.verify_password(digest, "another password")
+    assert not passwords.verify_password(None, "anything at all")
+    assert not passwords.verify_password("not a hash", "anything at all")
+
+
+@pytest.mark.parametrize(
+    "password, problem",
+    [
+        ("", "Enter a password."),
+        ("   ", "Enter a password."),
+        ("short", "at least 10"),
+        ("x" * 257, "at most 256"),
+        ("ten chars!", None),
+    ],
+)
+def test_password_rules(password, problem):
+    result = passwords.problem_with(password)
+    assert (result is None) if problem is None else (problem in result)
