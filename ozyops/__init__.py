@@ -15,6 +15,7 @@ def create_app(test_config=None):
     from .main import bp as main_bp
     from .security import guard
     from .security.views import bp as security_bp
+    from .team.audit_log import bp as audit_bp
     from .team.views import bp as team_bp
 
     extensions.init_app(app)
@@ -22,7 +23,7 @@ def create_app(test_config=None):
     guard.init_app(app)
     errors.init_app(app)
     headers.init_app(app)
-    for bp in (main_bp, auth_bp, security_bp, team_bp):
+    for bp in (main_bp, auth_bp, security_bp, team_bp, audit_bp):
         app.register_blueprint(bp)
     cli.init_app(app)
     return app

@@ -1,20 +1,39 @@
-"""The one way to write the audit log.
+"""The one way to write the audit log, and the check that it was not altered.
 
 N.B. callers pass event names and ids, never a code, secret, key, password or session id;
 `details` is for plain facts such as a reason or a role name.
+
+Each account's entries form a hash chain: entry n has `seq` = n and `hash` =
+SHA-256(hash of entry n-1, its own fields); the account row keeps the head (`audit_seq`,
+`audit_head`). Editing an entry breaks its hash; deleting one leaves a gap or a short chain.
+
+Entries are written unchained inside the caller's transaction and sealed into the chain
+right after it commits, in a short transaction of their own that locks only the account
+row. N.B. numbering them inside the caller's transaction would make every audited action
+wait on one shared row while holding its own row locks: two such actions deadlock on
+PostgreSQL. Sealing is idempotent; `verify` seals whatever a crash left behind first.
+Entries with no account (a failed login for an unknown email) are kept but not chained.
 """
 
+import hashlib
 import json
+from dataclasses import dataclass
 
 from flask import has_request_context, request
+from sqlalchemy import event, select, update
 
 from . import clock
 from .extensions import db
-from .models import AuditEvent
+from .models import Account, AuditEvent
+
+GENESIS = "0" * 64
+_PENDING = "ozyops.audit_accounts"
+_events = AuditEvent.__table__
+_accounts = Account.__table__
 
 
 def record(event, *, account_id=None, actor=None, target=None, **details):
-    """Add one entry to the current transaction; the caller's commit writes it."""
+    """Add one entry to the current transaction; the caller's commit writes and seals it."""
     ip = ua = None
     if has_request_context():
         ip = (request.remote_addr or "")[:64]
@@ -31,4 +50,100 @@ def record(event, *, account_id=None, actor=None, target=None, **details):
         details=json.dumps(details, sort_keys=True) if details else None,
     )
     db.session.add(entry)
+    if entry.account_id is not None:
+        db.session.info.setdefault(_PENDING, set()).add(entry.account_id)
     return entry
+
+
+@event.listens_for(db.session, "after_commit")
+def _seal_after_commit(session):
+    for account_id in session.info.pop(_PENDING, ()):
+        seal(account_id)
+
+
+@event.listens_for(db.session, "after_rollback")
+def _forget_after_rollback(session):
+    session.info.pop(_PENDING, None)
+
+
+def seal(account_id):
+    """Chain the account's unsealed entries, oldest first, in one short transaction."""
+    with db.engine.begin() as conn:
+        head = conn.execute(
+            update(_accounts)
+            .where(_accounts.c.id == account_id)
+            .values(audit_seq=_accounts.c.audit_seq)  # a no-op write: takes the row lock
+            .returning(_accounts.c.audit_seq, _accounts.c.audit_head)
+        ).one()
+        seq, previous = head.audit_seq, head.audit_head or GENESIS
+        pending = conn.execute(
+            select(_events)
+            .where(_events.c.account_id == account_id, _events.c.seq.is_(None))
+            .order_by(_events.c.id)
+        ).all()
+        if not pending:
+            return
+        for entry in pending:
+            seq += 1
+            previous = digest(previous, entry, seq)
+            conn.execute(
+                update(_events).where(_events.c.id == entry.id).values(seq=seq, hash=previous)
+            )
+        conn.execute(
+            update(_accounts)
+            .where(_accounts.c.id == account_id)
+            .values(audit_seq=seq, audit_head=previous)
+        )
+
+
+def digest(previous, entry, seq):
+    """The chain hash of `entry` as number `seq`, after the entry whose hash is `previous`."""
+    fields = [
+        previous,
+        entry.account_id,
+        seq,
+        entry.event,
+        entry.actor_id,
+        entry.target_id,
+        entry.ip,
+        entry.user_agent,
+        entry.created_at.isoformat(timespec="microseconds"),
+        entry.details,
+    ]
+    return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first place an account's chain does not hold."""
+
+    account: str
+    seq: int
+    problem: str
+
+    def __str__(self):
+        return f"account {self.account!r}: entry {self.seq} {self.problem}"
+
+
+def verify():
+    """The first break in any account's chain, or None when every chain holds."""
+    accounts = db.session.scalars(select(Account).order_by(Account.id)).all()
+    for account in accounts:
+        seal(account.id)
+    db.session.expire_all()
+    for account in accounts:
+        previous, expected = GENESIS, 1
+        entries = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.account_id == account.id)
+            .order_by(AuditEvent.seq, AuditEvent.id)
+        )
+        for entry in entries:
+            if entry.seq != expected:
+                return Break(account.name, expected, "is missing")
+            if entry.hash != digest(previous, entry, entry.seq):
+                return Break(account.name, entry.seq, "was altered")
+            previous, expected = entry.hash, expected + 1
+        if expected - 1 != account.audit_seq or previous != (account.audit_head or GENESIS):
+            return Break(account.name, expected, "is missing (the newest entries were removed)")
+    return None

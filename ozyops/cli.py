@@ -15,7 +15,12 @@ from .models import KINDS
 
 
 def init_app(app):
-    for command in (create_account_command, add_user_command, reset_mfa_command):
+    for command in (
+        create_account_command,
+        add_user_command,
+        reset_mfa_command,
+        audit_verify_command,
+    ):
         app.cli.add_command(command)
 
 
@@ -77,3 +82,15 @@ def reset_mfa_command(email, reason):
     _run(lambda: mfa.reset(user, actor=None, reason=reason[:500], via="cli"))
     current_app.logger.info("operator reset MFA of user %s", user.id)
     click.echo(f"MFA reset for {user.email}; they can log in with their password and set it up.")
+
+
+@click.command("audit-verify")
+@with_appcontext
+def audit_verify_command():
+    """Check every account's audit hash chain; exit 1 at the first altered or missing entry."""
+    from . import audit
+
+    problem = _run(audit.verify)
+    if problem is not None:
+        raise click.ClickException(f"Audit log broken: {problem}.")
+    click.echo("Audit log intact: every account's chain verifies.")

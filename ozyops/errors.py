@@ -1,6 +1,8 @@
 """Friendly error pages; for htmx requests a small fragment swapped into the page's
 alert region instead of the component that asked."""
 
+from flask import flash, request, session, url_for
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -25,6 +27,12 @@ MESSAGES = {
 }
 
 
+# Forms that work signed out: a stale one of these is re-shown, not sent to /login.
+PUBLIC_FORMS = frozenset(
+    {"auth.login", "auth.login_mfa", "auth.login_recovery", "main.setup", "auth.set_password"}
+)
+
+
 def init_app(app):
     app.register_error_handler(CSRFError, _csrf)
     app.register_error_handler(HTTPException, _http)
@@ -32,6 +40,12 @@ def init_app(app):
 
 
 def _csrf(error):
+    """A stale form. When it is stale because the session ended (idle logoff, logout in
+    another tab), the login page says why; otherwise explain and ask for a reload."""
+    if not current_user.is_authenticated and request.endpoint not in PUBLIC_FORMS:
+        if not session.get("_flashes"):
+            flash("Your session has ended. Log in again.", "info")
+        return htmx.redirect_to(url_for("auth.login"))
     return _render(
         400,
         "This form has expired",

@@ -8,8 +8,9 @@ def is_htmx():
     return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
 
 
-def render(page, partial, status=200, **context):
-    """Render `partial` alone for htmx requests and `page` (which includes it) otherwise."""
+def render(page, partial, /, status=200, **context):
+    """Render `partial` alone for htmx requests and `page` (which includes it) otherwise.
+    `status` is the HTTP status; every other keyword goes to the template."""
     response = make_response(render_template(partial if is_htmx() else page, **context), status)
     response.vary.add("HX-Request")
     return response

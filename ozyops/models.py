@@ -23,6 +23,9 @@ class Account(db.Model):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     require_mfa: Mapped[bool] = mapped_column(default=False)
+    # The audit chain's head: how many entries are sealed and the last one's hash (audit.py).
+    audit_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    audit_head: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
 
     users: Mapped[list["User"]] = relationship(back_populates="account")
@@ -106,14 +109,39 @@ class ServerSession(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(255))
 
 
+class UserToken(db.Model):
+    """A one-time link: an invitation or a password reset. Only the token's hash is kept."""
+
+    __tablename__ = "user_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(10))  # invite | reset
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
 class AuditEvent(db.Model):
-    """One security event. Never holds a code, secret, key, password or session id."""
+    """One security event. Never holds a code, secret, key, password or session id.
+
+    Entries of an account form a hash chain (`seq`, `hash`): see audit.py.
+    """
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_account_time", "account_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_events_account_time", "account_id", "created_at"),
+        Index("ix_audit_events_account_seq", "account_id", "seq", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    seq: Mapped[int | None]
+    hash: Mapped[str | None] = mapped_column(String(64))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     target_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     event: Mapped[str] = mapped_column(String(40), index=True)

@@ -5,6 +5,10 @@ import smtplib
 from email.message import EmailMessage
 
 from flask import current_app
+from sqlalchemy import select
+
+from .extensions import db
+from .models import User
 
 MESSAGES = {
     "mfa_enabled": "Multi-factor authentication was turned on for your OzyOps sign-in.",
@@ -16,15 +20,33 @@ MESSAGES = {
     "many wrong attempts.",
     "password_probably_known": "Someone entered your correct OzyOps password but then several "
     "wrong authentication codes. Your password is probably known to someone else: change it.",
+    "role_changed": "Your role in your practice's OzyOps account was changed.",
+}
+# What the account's owner is told when one of these happens to someone else.
+OWNER_COPIES = {
+    "mfa_reset": "The MFA of {name} ({email}) was reset.",
+    "mfa_locked": "Sign-in codes for {name} ({email}) were locked for 15 minutes after too many "
+    "wrong attempts.",
 }
 
 
-def send(user, what):
-    """Tell `user` about security event `what` (a key of MESSAGES)."""
-    body = MESSAGES[what] + "\n\nIf this was not you, contact your practice's OzyOps owner."
+def send(user, what, actor=None):
+    """Tell `user` about security event `what` (a key of MESSAGES), and the account's owner
+    too for the events in OWNER_COPIES, unless the owner is the one who did it."""
+    footer = "\n\nIf you did not expect this, tell your practice's owner."
+    _deliver(user, what, MESSAGES[what] + footer)
+    if what in OWNER_COPIES and not (actor is not None and actor.role == "owner"):
+        owner = db.session.scalar(
+            select(User).where(User.account_id == user.account_id, User.role == "owner")
+        )
+        if owner is not None and owner.id != user.id:
+            _deliver(owner, what, OWNER_COPIES[what].format(name=user.name, email=user.email))
+
+
+def _deliver(user, what, body):
     config = current_app.config
     if not config.get("MAIL_SERVER"):
-        current_app.logger.info("notification %s to user %s: %s", what, user.id, MESSAGES[what])
+        current_app.logger.info("notification %s to user %s: %s", what, user.id, body)
         return
     msg = EmailMessage()
     msg["Subject"] = "OzyOps security notice"

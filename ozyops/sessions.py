@@ -212,3 +212,27 @@ def _user_agent():
     from flask import request
 
     return (request.user_agent.string or "")[:255]
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Android", "Android"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "Mac"),
+    ("Linux", "Linux"),
+)
+
+
+def describe_device(user_agent):
+    """ "Chrome on Windows", good enough for a person to recognise their own device."""
+    ua = user_agent or ""
+    browser = next((name for key, name in _BROWSERS if key in ua), "A browser")
+    system = next((name for key, name in _SYSTEMS if key in ua), None)
+    return f"{browser} on {system}" if system else browser

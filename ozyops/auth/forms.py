@@ -2,7 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import EqualTo, InputRequired, Length
 
 
 class LoginForm(FlaskForm):
@@ -24,4 +24,21 @@ class RecoveryForm(FlaskForm):
         "Recovery key",
         validators=[InputRequired("Enter your recovery key."), Length(max=64)],
         render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"},
+    )
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        validators=[InputRequired("Choose a password."), Length(max=256)],
+        description="At least 10 characters. A short sentence is easy to remember.",
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Type it again",
+        validators=[
+            InputRequired("Type the password again."),
+            EqualTo("password", "The two passwords are different."),
+        ],
+        render_kw={"autocomplete": "new-password"},
     )

@@ -3,12 +3,12 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import clock, htmx
+from .. import clock, htmx, links
 from ..extensions import limiter
 from ..forms import CodeForm
 from ..security import mfa
 from . import signin
-from .forms import LoginForm, RecoveryForm
+from .forms import LoginForm, RecoveryForm, SetPasswordForm
 
 bp = Blueprint("auth", __name__)
 
@@ -115,3 +115,29 @@ def logout():
     signin.logout(current_user if current_user.is_authenticated else None)
     flash("You have logged out.", "info")
     return htmx.redirect_to(url_for("auth.login"))
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+@sign_in_limit
+def set_password(token):
+    """An invitation or password-reset link. It sets a password and sends the person to
+    log in as usual: it never signs anyone in, so it cannot step around MFA."""
+    now = clock.now()
+    try:
+        link = links.find(token, now)
+    except links.LinkError as e:
+        return render_template("auth/set_password.html", form=None, error=str(e)), 410
+    form = SetPasswordForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            links.set_password(token, form.password.data, now)
+        except links.LinkError as e:
+            error = str(e)
+        else:
+            flash("Your password is set. Log in with it now.", "info")
+            return redirect(url_for("auth.login"), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "auth/set_password.html", form=form, error=error, user=link.user, purpose=link.purpose
+    ), status

@@ -265,7 +265,7 @@ def reset(target, actor, reason=None, via="team"):
     audit.record("mfa_reset", actor=actor, target=target, via=via, reason=reason)
     db.session.commit()
     sessions.end_all_for(target.id)
-    notify.send(target, "mfa_reset")
+    notify.send(target, "mfa_reset", actor=actor)
 
 
 def _clear(user):

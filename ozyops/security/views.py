@@ -6,11 +6,12 @@ it, and each htmx post here answers with the panel alone (see htmx.render).
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, flash, render_template, session, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from .. import clock, htmx
+from .. import audit, clock, htmx, sessions
+from ..extensions import db
 from ..forms import CodeForm
 from . import mfa, totp
 
@@ -110,6 +111,31 @@ def regenerate_recovery_key():
     return _panel(state="key", recovery_key=key, replaced=True)
 
 
+@bp.post("/security/sessions/end-others")
+@login_required
+def end_other_sessions():
+    """Sign out everywhere else (a lost laptop, a shared computer)."""
+    sessions.end_all_for(current_user.id, keep_sid=session.sid)
+    audit.record("other_sessions_ended", actor=current_user, target=current_user)
+    db.session.commit()
+    flash("You are now signed out everywhere else.", "info")
+    return htmx.redirect_to(url_for("security.show_security"))
+
+
+def active_sessions():
+    """This user's live sessions for the page, newest activity first, this one marked."""
+    mine = sessions.sid_hash(session)
+    return [
+        {
+            "device": sessions.describe_device(row.user_agent),
+            "ip": row.ip,
+            "last_seen": row.last_seen_at,
+            "current": row.id_hash == mine,
+        }
+        for row in sessions.active_for(current_user.id, clock.now())
+    ]
+
+
 def _resting_state():
     return "on" if current_user.mfa_enabled else "off"
 
@@ -127,7 +153,12 @@ def _panel(state, status=200, secret=None, **context):
     context.setdefault("disable_form", CodeForm(formdata=None))
     context.setdefault("regenerate_form", CodeForm(formdata=None))
     return htmx.render(
-        "security/security.html", "security/_mfa.html", status=status, state=state, **context
+        "security/security.html",
+        "security/_mfa.html",
+        status=status,
+        state=state,
+        active_sessions=active_sessions,
+        **context,
     )
 
 

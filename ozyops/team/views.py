@@ -1,32 +1,89 @@
-"""Settings > Team."""
+"""Settings > Team: the member list, Reset MFA, Add member, and each member's page
+(role, deactivate, password link, ownership). Permission: `permissions.can`, always."""
 
-from flask import Blueprint, abort, flash, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from .. import audit, htmx
+from .. import audit, clock, htmx
+from ..accounts import AccountError
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import User
-from .permissions import can
+from ..security import sudo
+from . import members
+from .forms import AddMemberForm, RoleForm, SudoForm
+from .permissions import can, may_grant
 
 bp = Blueprint("team", __name__, url_prefix="/settings/team")
+
+MFA_FILTERS = {"enabled": "Enabled", "not_set_up": "Not set up"}
+
+
+def mfa_status(user):
+    """`Enabled`, `Not set up` or `Required — not set up`, as the team page shows it."""
+    if user.mfa_enabled:
+        return "Enabled"
+    return "Required — not set up" if user.account.mfa_required else "Not set up"
+
+
+@bp.context_processor
+def _helpers():
+    return {"can": can, "mfa_status": mfa_status, "sudo_needed": _sudo_needed}
+
+
+def _sudo_needed():
+    return not sudo.is_recent(clock.now())
+
+
+def _target(user_id):
+    """A member of the current account, or 404 (other accounts' users are not there)."""
+    user = db.session.get(User, user_id)
+    if user is None or user.account_id != current_user.account_id:
+        abort(404)
+    return user
+
+
+def _require(action, target=None):
+    if not can(current_user, action, target):
+        abort(403)
+
+
+def _sudo_error(form):
+    """None when this session proved itself in the last 10 minutes or `form` brings a
+    good credential now; else the message to show."""
+    now = clock.now()
+    if sudo.is_recent(now):
+        return None
+    if not form.credential.data:
+        return f"For your security, enter your {sudo.credential_label(current_user).lower()}."
+    return sudo.confirm(current_user, form.credential.data, now)
 
 
 @bp.get("")
 @login_required
 def show_team():
-    """Everyone sees the members; owners and admins also see their MFA status."""
-    members = db.session.scalars(
-        select(User).where(User.account_id == current_user.account_id).order_by(User.name)
-    ).all()
-    return render_template(
+    """Everyone sees the members; owners and admins also their MFA status and actions."""
+    q = (request.args.get("q") or "").strip()[:100]
+    mfa_filter = request.args.get("mfa") if can(current_user, "see_security_details") else None
+    query = select(User).where(User.account_id == current_user.account_id)
+    if q:
+        like = f"%{q.lower()}%"
+        query = query.where(or_(User.email.like(like), User.name.ilike(like)))
+    if mfa_filter == "enabled":
+        query = query.where(User.totp_secret.is_not(None))
+    elif mfa_filter == "not_set_up":
+        query = query.where(User.totp_secret.is_(None))
+    team = db.session.scalars(query.order_by(User.name)).all()
+    return htmx.render(
         "team/team.html",
-        members=members,
+        "team/_members.html",
+        members=team,
         account=current_user.account,
-        details=can(current_user, "see_security_details"),
+        q=q,
+        mfa_filter=mfa_filter,
+        filters=MFA_FILTERS,
         form=EmptyForm(),
-        mfa_status=mfa_status,
     )
 
 
@@ -34,8 +91,7 @@ def show_team():
 @login_required
 def set_require_mfa():
     """Require MFA for everyone (trades and law accounts; the owner only)."""
-    if not can(current_user, "set_require_mfa"):
-        abort(403)
+    _require("set_require_mfa")
     form = EmptyForm()
     if form.validate_on_submit():
         account = current_user.account
@@ -56,8 +112,144 @@ def set_require_mfa():
     return htmx.redirect_to(url_for("team.show_team"))
 
 
-def mfa_status(user):
-    """`Enabled`, `Not set up` or `Required — not set up`, as the team page shows it."""
-    if user.mfa_enabled:
-        return "Enabled"
-    return "Required — not set up" if user.account.mfa_required else "Not set up"
+@bp.route("/<int:user_id>/reset-mfa", methods=["GET", "POST"])
+@login_required
+def reset_mfa(user_id):
+    """Reset MFA: GET swaps in the confirmation naming the person; POST (Confirm) does it."""
+    target = _target(user_id)
+    _require("reset_mfa", target)
+    form = SudoForm()
+    error = None
+    if request.method == "POST" and form.validate_on_submit():
+        error = _sudo_error(form)
+        if error is None:
+            members.reset_mfa(current_user, target)
+            message = (
+                f"MFA for {target.name} was reset. They can log in with their password "
+                "and set it up again."
+            )
+            if htmx.is_htmx():
+                return htmx.render("team/_row.html", "team/_row.html", m=target, notice=message)
+            flash(message, "info")
+            return redirect(url_for("team.show_team"), code=303)
+    status = 422 if request.method == "POST" else 200
+    return htmx.render(
+        "team/confirm_reset.html",
+        "team/_confirm_reset.html",
+        status=status,
+        m=target,
+        form=form,
+        error=error,
+    )
+
+
+@bp.get("/<int:user_id>/row")
+@login_required
+def show_row(user_id):
+    """One member's row (Cancel on the confirmation swaps it back)."""
+    target = _target(user_id)
+    if not htmx.is_htmx():
+        return redirect(url_for("team.show_team"), code=303)
+    return htmx.render("team/_row.html", "team/_row.html", m=target)
+
+
+@bp.route("/add", methods=["GET", "POST"])
+@login_required
+def add_member():
+    """Add member: creates them and shows a one-time invitation link to copy."""
+    _require("invite")
+    form = AddMemberForm()
+    error = None
+    if form.validate_on_submit():
+        if not may_grant(current_user, form.role.data):
+            abort(403)
+        try:
+            user, token = members.invite(
+                current_user, form.email.data, form.name.data, form.role.data, clock.now()
+            )
+        except AccountError as e:
+            error = str(e)
+        else:
+            link = url_for("auth.set_password", token=token, _external=True)
+            return render_template("team/invited.html", member=user, link=link)
+    status = 422 if request.method == "POST" else 200
+    return render_template("team/add.html", form=form, error=error), status
+
+
+@bp.get("/<int:user_id>")
+@login_required
+def show_member(user_id):
+    """A member's page: the actions an owner or admin may take on them."""
+    target = _target(user_id)
+    if not can(current_user, "see_security_details"):
+        abort(403)
+    return _member_page(target)
+
+
+def _member_page(target, status=200, **context):
+    context.setdefault("role_form", RoleForm(formdata=None, role=target.role))
+    context.setdefault("form", SudoForm(formdata=None))
+    return render_template("team/member.html", m=target, **context), status
+
+
+@bp.post("/<int:user_id>/role")
+@login_required
+def change_role(user_id):
+    target = _target(user_id)
+    _require("change_role", target)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        return _member_page(target, 422, role_form=form, error_for="role")
+    if error := _sudo_error(form):
+        return _member_page(target, 422, role_form=form, error=error, error_for="role")
+    members.change_role(current_user, target, form.role.data)
+    flash(f"{target.name} is now {target.role}.", "info")
+    return redirect(url_for("team.show_member", user_id=target.id), code=303)
+
+
+@bp.post("/<int:user_id>/active")
+@login_required
+def set_active(user_id):
+    """Deactivate or reactivate (the form says which)."""
+    target = _target(user_id)
+    active = request.form.get("active") == "1"
+    _require("reactivate" if active else "deactivate", target)
+    form = SudoForm()
+    if not form.validate_on_submit():
+        return _member_page(target, 422, error_for="active")
+    if error := _sudo_error(form):
+        return _member_page(target, 422, error=error, error_for="active")
+    members.set_active(current_user, target, active)
+    flash(f"{target.name} was {'reactivated' if active else 'deactivated'}.", "info")
+    return redirect(url_for("team.show_member", user_id=target.id), code=303)
+
+
+@bp.post("/<int:user_id>/password-link")
+@login_required
+def create_password_link(user_id):
+    """A one-time link (24 hours) for the member to set a new password."""
+    target = _target(user_id)
+    _require("send_password_reset", target)
+    form = SudoForm()
+    if not form.validate_on_submit():
+        return _member_page(target, 422, error_for="link")
+    if error := _sudo_error(form):
+        return _member_page(target, 422, error=error, error_for="link")
+    token = members.password_reset_link(current_user, target, clock.now())
+    link = url_for("auth.set_password", token=token, _external=True)
+    return _member_page(target, password_link=link)
+
+
+@bp.post("/<int:user_id>/transfer")
+@login_required
+def transfer_ownership(user_id):
+    target = _target(user_id)
+    _require("transfer_ownership", target)
+    form = SudoForm()
+    if not form.validate_on_submit():
+        return _member_page(target, 422, error_for="transfer")
+    if error := _sudo_error(form):
+        return _member_page(target, 422, error=error, error_for="transfer")
+    members.transfer_ownership(current_user, target)
+    flash(f"{target.name} is now the owner. You are an admin.", "info")
+    return redirect(url_for("team.show_team"), code=303)

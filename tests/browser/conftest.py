@@ -72,7 +72,12 @@ def live_server(app):
             raise
 
     server = make_server("127.0.0.1", 0, wsgi, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},  # how soon shutdown() is noticed
+        name="live-server",
+        daemon=True,
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -74,8 +74,8 @@ class Screen:
         self.page = page
 
     def arrive(self):
-        expect(self.page).to_have_url(url(self.path))
-        self.page.wait_for_load_state()
+        """Wait (on navigation events, not polling) until this page has loaded."""
+        self.page.wait_for_url(url(self.path))
         return self
 
     @property
@@ -91,7 +91,7 @@ class Screen:
 
     def settled(self):
         """Wait until no htmx request or swap is in flight (nothing to wait for without JS)."""
-        expect(self.page.locator(HTMX_BUSY)).to_have_count(0)
+        self.page.locator(HTMX_BUSY).first.wait_for(state="detached")
         return self
 
     def log_out(self):
@@ -127,7 +127,8 @@ class LoginPage(Screen):
     def submit(self, email, password=PASSWORD):
         self.email.fill(email)
         self.password.fill(password)
-        self.page.get_by_role("button", name="Log in").click()
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Log in").click()
 
     def log_in_expecting_code(self, email, password=PASSWORD):
         self.submit(email, password)
@@ -151,8 +152,10 @@ class CodePage(Screen):
         return self.page.get_by_label("Authentication code", exact=True)
 
     def enter(self, code):
+        """Type the code and click Verify; returns once the answer (a new page) has loaded."""
         self.code.fill(code)
-        self.page.get_by_role("button", name="Verify", exact=True).click()
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Verify", exact=True).click()
 
     def enter_expecting_dashboard(self, code):
         self.enter(code)
@@ -171,8 +174,10 @@ class RecoveryPage(Screen):
         return self.page.get_by_label("Recovery key", exact=True)
 
     def enter(self, key):
+        """Type the key and click Verify; returns once the answer (a new page) has loaded."""
         self.key.fill(key)
-        self.page.get_by_role("button", name="Verify", exact=True).click()
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Verify", exact=True).click()
 
 
 class DashboardPage(Screen):
@@ -225,8 +230,8 @@ class SecurityPage(Screen):
 
     def enable(self):
         self.enable_button.click()
-        expect(self.page.get_by_role("heading", name="Set up your authenticator app")).to_be_visible()
-        expect(self.qr.locator("svg")).to_be_visible()
+        self.page.get_by_role("heading", name="Set up your authenticator app").wait_for()
+        self.qr.locator("svg").wait_for()
         return self.settled()
 
     def scan_qr(self, clock):
@@ -242,8 +247,12 @@ class SecurityPage(Screen):
 
     def verify_expecting_recovery_key(self, code):
         self.verify_and_enable(code)
-        expect(self.page.get_by_role("heading", name="Save your recovery key")).to_be_visible()
-        expect(self.recovery_key).to_be_visible()
+        return self.shown_recovery_key()
+
+    def shown_recovery_key(self):
+        """The recovery key on screen, shown this once."""
+        self.page.get_by_role("heading", name="Save your recovery key").wait_for()
+        self.recovery_key.wait_for()
         self.settled()
         return self.recovery_key.inner_text().strip()
 
@@ -252,20 +261,27 @@ class SecurityPage(Screen):
         self.page.get_by_role("button", name="Continue").click()
         return DashboardPage(self.page).arrive()
 
-    def _details(self, summary):
-        return self.page.locator("details").filter(
-            has=self.page.get_by_text(summary, exact=True)
-        )
+    def _summary(self, text):
+        """The clickable heading of a collapsed section (<summary>: it has no ARIA role)."""
+        return self.page.locator("summary").filter(has_text=re.compile(rf"^{re.escape(text)}$"))
 
     @property
     def disable_section(self):
-        return self._details("Disable MFA")
+        return self.page.locator("details").filter(has=self._summary("Disable MFA"))
+
+    def _confirm_with_code(self, title, code):
+        """Expand the collapsed section `title`, enter a current code, click its button."""
+        section = self.page.locator("details").filter(has=self._summary(title))
+        field = section.get_by_label("Authentication code", exact=True)
+        if not field.is_visible():  # closed, as on arrival; open again after a wrong code
+            self._summary(title).click()
+        field.fill(code)
+        section.get_by_role("button", name=title).click()
 
     def disable(self, code):
         """Expand "Disable MFA", enter a current code, click Disable MFA."""
-        section = self.disable_section
-        field = section.get_by_label("Authentication code", exact=True)
-        if not field.is_visible():  # closed, as on arrival; open again after a wrong code
-            section.get_by_text("Disable MFA", exact=True).click()
-        field.fill(code)
-        section.get_by_role("button", name="Disable MFA").click()
+        self._confirm_with_code("Disable MFA", code)
+
+    def regenerate_recovery_key(self, code):
+        """Expand "Regenerate recovery key", enter a current code, click its button."""
+        self._confirm_with_code("Regenerate recovery key", code)

@@ -9,6 +9,7 @@ without (plain form posts, whole pages): both must end the same way.
 import re
 
 import pyotp
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.pages import (
@@ -49,8 +50,8 @@ def test_healthcare_user_without_mfa_is_sent_to_security(page, factory):
 
     page.goto("/dashboard")
     security.arrive()
-    security.main_nav.get_by_role("link", name="Dashboard").click()
-    security.arrive()
+    with page.expect_navigation(url=url("/settings/profile/security")):
+        security.main_nav.get_by_role("link", name="Dashboard").click()
     expect(security.status("Your practice requires multi-factor authentication")).to_be_visible()
 
 
@@ -168,8 +169,8 @@ def test_wrong_code_during_enrolment_keeps_the_same_qr_code(any_page, factory, c
 # --- e. the code step at login ---------------------------------------------------------
 
 
-def test_log_in_with_a_code_from_the_authenticator(any_page, factory, clock):
-    page = any_page
+def test_log_in_with_a_code_from_the_authenticator(page, factory, clock):
+    """(The code step has no htmx; its no-JavaScript run is in the test of section h.)"""
     user = factory.user(kind="trades", email="cara@law.example", mfa=True)
     phone = Authenticator(SECRET, clock)
 
@@ -271,7 +272,9 @@ def test_healthcare_user_has_no_way_to_disable_mfa(page, factory, clock):
     security = dashboard.go_to_security()
 
     expect(security.mfa_status).to_have_text(re.compile(r"^MFA is on\."))
-    expect(page.get_by_text("Your practice requires MFA, so it cannot be turned off.")).to_be_visible()
+    expect(
+        page.get_by_text("Your practice requires MFA, so it cannot be turned off.")
+    ).to_be_visible()
     expect(security.disable_section).to_have_count(0)
     expect(page.get_by_role("button", name="Disable MFA")).to_have_count(0)
     expect(page.get_by_text("Disable MFA")).to_have_count(0)
@@ -320,3 +323,102 @@ def test_recovery_page_links_back_to_the_code_step(page, factory, clock):
     LoginPage(page).open().log_in_expecting_code(user.email).use_recovery_key()
     page.get_by_role("link", name="Use an authentication code instead").click()
     CodePage(page).arrive().enter_expecting_dashboard(Authenticator(SECRET, clock).code())
+
+
+# --- more of what a person runs into ---------------------------------------------------
+
+
+def test_a_wrong_enrolment_code_is_explained_once(page, factory, clock):
+    user = factory.user(kind="healthcare", email="dr.once@example.com")
+    security = LoginPage(page).open().log_in_to_security(user.email)
+    security.enable()
+    phone = security.type_setup_key(clock)
+
+    security.verify_and_enable(phone.wrong_code())
+
+    expect(security.error().first).to_contain_text(WRONG_CODE)
+    security.settled()
+    assert security.error().count() == 1  # the swap is done: count now, don't wait for a change
+
+
+def test_enable_mfa_again_makes_a_new_secret(page, factory, clock):
+    """Scanned, wandered off, came back: a second Enable MFA replaces the first secret."""
+    user = factory.user(kind="trades", email="fay@law.example")
+    LoginPage(page).open().log_in_to_dashboard(user.email)
+    security = SecurityPage(page).open()
+    security.enable()
+    first_phone = security.type_setup_key(clock)
+
+    page.reload()
+    security.arrive()
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is off\."))
+    security.enable()
+    second_phone = security.type_setup_key(clock)
+    assert second_phone.secret != first_phone.secret
+
+    security.verify_and_enable(first_phone.code())
+    expect(security.error().first).to_contain_text(WRONG_CODE)
+    security.settled()
+    security.verify_expecting_recovery_key(second_phone.code())
+
+
+def test_an_unfinished_enrolment_expires_after_15_minutes(any_page, factory, clock):
+    page = any_page
+    user = factory.user(kind="trades", email="gus@builders.example")
+    LoginPage(page).open().log_in_to_dashboard(user.email)
+    security = SecurityPage(page).open()
+    security.enable()
+    phone = security.type_setup_key(clock)
+
+    clock.advance(minutes=16)
+    security.verify_and_enable(phone.code())
+
+    expect(security.error()).to_contain_text("This setup has expired")
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is off\."))
+    security.settled()
+    security.enable()
+    phone = security.type_setup_key(clock)
+    security.verify_expecting_recovery_key(phone.code())
+
+
+def test_a_code_step_left_for_10_minutes_starts_over(page, factory, clock):
+    user = factory.user(kind="healthcare", email="dr.slow@example.com", mfa=True)
+    code_page = LoginPage(page).open().log_in_expecting_code(user.email)
+
+    clock.advance(minutes=11)
+    code_page.enter(Authenticator(SECRET, clock).code())
+
+    login = LoginPage(page).arrive()
+    expect(login.status("Your sign-in took longer than 10 minutes. Log in again.")).to_be_visible()
+    clock.advance(seconds=30)
+    login.log_in_expecting_code(user.email).enter_expecting_dashboard(
+        Authenticator(SECRET, clock).code()
+    )
+
+
+def test_regenerate_recovery_key_replaces_the_old_one(page, factory, clock):
+    user = factory.user(kind="trades", email="hal@law.example", mfa=True)
+    phone = Authenticator(SECRET, clock)
+    dashboard = (
+        LoginPage(page)
+        .open()
+        .log_in_expecting_code(user.email)
+        .enter_expecting_dashboard(phone.code())
+    )
+    security = dashboard.go_to_security()
+    clock.advance(seconds=30)
+
+    security.regenerate_recovery_key(phone.code())
+
+    new_key = security.shown_recovery_key()
+    assert RECOVERY_KEY_FORMAT.match(new_key) and new_key != RECOVERY_KEY
+    expect(page.get_by_text("Your new recovery key replaces the old one")).to_be_visible()
+    login = security.saved_and_continue().log_out()
+
+    recovery = login.log_in_expecting_code(user.email).use_recovery_key()
+    recovery.enter(RECOVERY_KEY)
+    recovery.arrive()
+    expect(recovery.error()).to_contain_text("That recovery key didn't work")
+    recovery.enter(new_key)
+    security = SecurityPage(page).arrive()
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is off\."))

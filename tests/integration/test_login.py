@@ -181,3 +181,18 @@ def test_htmx_errors_are_fragments_for_the_alert_region(browser):
     assert r.status_code == 404
     assert r.headers["HX-Retarget"] == "#alerts"
     assert "<html" not in r.text and "Page not found" in r.text
+
+
+def test_stale_htmx_post_after_idle_logoff_goes_to_login_with_the_reason(browser, factory, clock):
+    factory.user(email="doc@example.com", kind="healthcare", mfa=True)
+    browser.login_with_code("doc@example.com")
+    browser.get("/settings/profile/security")
+    clock.advance(minutes=16)
+    r = browser.post("/settings/profile/security/enrol", htmx=True)
+    assert r.headers["HX-Redirect"] == "/login"
+    assert "signed out after 15 minutes of inactivity" in browser.get("/login").text
+
+
+def test_stale_login_form_is_explained_on_the_same_page(browser):
+    r = browser.client.post("/login", data={"email": "a@example.com", "password": "x"})
+    assert r.status_code == 400 and "This form has expired" in r.text

@@ -184,3 +184,11 @@ def test_wrong_recovery_key_is_a_counted_failure(browser, doc, app):
     )
     assert r.status_code == 422 and "recovery key didn&#39;t work" in r.text
     assert count(app, "mfa_failed") == 1
+
+
+def test_wrong_code_is_cleared_and_tied_to_the_field(browser, doc):
+    browser.login(doc.email)
+    r = browser.post("/login/mfa", {"code": "123456"}, page="/login/mfa")
+    assert 'value="123456"' not in r.text
+    assert 'aria-invalid="true"' in r.text and 'aria-describedby="code-error"' in r.text
+    assert r.text.count('role="alert"') == 1

@@ -90,3 +90,35 @@ def test_concurrent_failures_lock_exactly_once(app, factory, clock):
         assert db.session.query(AuditEvent).filter_by(event="mfa_locked").count() == 1
         locked = db.session.get(User, user.id).mfa_locked_until
         assert locked == (clock.now + timedelta(minutes=15)).replace(tzinfo=None)
+
+
+def test_concurrent_audited_actions_keep_one_unbroken_chain(app, factory, clock):
+    """Many workers auditing in one account at once: no deadlock, no fork, no gap."""
+    account = factory.account()
+    users = [factory.user(account_id=account, mfa=True) for _ in range(6)]
+    barrier = threading.Barrier(len(users))
+    errors = []
+
+    def worker(ref):
+        with app.app_context():
+            try:
+                user = db.session.get(User, ref.id)
+                barrier.wait()
+                for _ in range(3):
+                    mfa.verify_code(user, "000000", clock.now)
+            except Exception as e:  # noqa: BLE001 - reported below, with the thread's error
+                errors.append(e)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with app.app_context():
+        from ozyops import audit
+
+        assert audit.verify() is None
+        assert db.session.query(AuditEvent).filter_by(event="mfa_failed").count() == 18

@@ -1,0 +1,88 @@
+"""One-time links that let a person set a password: invitations (72 hours) and password
+resets (24 hours). Only a hash of the token is stored; using a link is decided by one
+conditional UPDATE, so a double submit sets the password once.
+
+N.B. a link sets a password and nothing more: the person then logs in at /login like
+everyone else, through the same code step and enrolment guard.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from . import audit, clock, passwords, sessions
+from .extensions import db
+from .models import UserToken
+
+LIFETIME = {"invite": timedelta(hours=72), "reset": timedelta(hours=24)}
+
+
+class LinkError(ValueError):
+    """A link that cannot be used, with the message to show."""
+
+
+def _hash(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue(user, purpose, created_by, now):
+    """A new link token for `user`; earlier unused links of the same purpose stop working."""
+    db.session.execute(
+        update(UserToken)
+        .where(
+            UserToken.user_id == user.id,
+            UserToken.purpose == purpose,
+            UserToken.used_at.is_(None),
+        )
+        .values(used_at=clock.naive(now))
+    )
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        UserToken(
+            user_id=user.id,
+            purpose=purpose,
+            token_hash=_hash(token),
+            created_by_id=created_by.id if created_by else None,
+            created_at=clock.naive(now),
+            expires_at=clock.naive(now + LIFETIME[purpose]),
+        )
+    )
+    return token
+
+
+def find(token, now):
+    """The unused, unexpired link for `token`, or LinkError."""
+    link = db.session.scalar(select(UserToken).where(UserToken.token_hash == _hash(token or "")))
+    if link is None or link.used_at is not None:
+        raise LinkError("This link has already been used or was replaced by a newer one.")
+    if link.expires_at <= clock.naive(now):
+        raise LinkError(
+            "This link has expired. Ask your practice's owner or an admin for a new one."
+        )
+    if not link.user.active:
+        raise LinkError("This account has been deactivated.")
+    return link
+
+
+def set_password(token, password, now):
+    """Use the link: set the password (ending every session of that person). Returns the user."""
+    link = find(token, now)
+    if problem := passwords.problem_with(password):
+        raise LinkError(problem)
+    won = db.session.execute(
+        update(UserToken)
+        .where(UserToken.id == link.id, UserToken.used_at.is_(None))
+        .values(used_at=clock.naive(now))
+    ).rowcount
+    if not won:
+        db.session.rollback()
+        raise LinkError("This link has already been used.")
+    user = link.user
+    user.password_hash = passwords.hash_password(password)
+    event = "invitation_accepted" if link.purpose == "invite" else "password_reset"
+    audit.record(event, actor=user, target=user)
+    db.session.commit()
+    sessions.end_all_for(user.id)
+    return user

@@ -1,0 +1,40 @@
+"""Sudo mode: sensitive actions need a proof of identity from the last 10 minutes.
+
+N.B. the one place this rule lives. A session's `authenticated_at` is set at sign-in and
+refreshed by `confirm`; actions check `is_recent` and otherwise ask for a current code
+(or, for someone without MFA, their password) in the same form as the action.
+"""
+
+from datetime import timedelta
+
+from flask import session
+
+from .. import clock, passwords, sessions
+from . import mfa
+
+WINDOW = timedelta(minutes=10)
+
+
+def is_recent(now):
+    """True when this session proved its identity within the last 10 minutes."""
+    at = session.meta.get("authenticated_at") if hasattr(session, "meta") else None
+    return at is not None and clock.naive(now) - at < WINDOW
+
+
+def credential_label(user):
+    return "Authentication code" if user.mfa_enabled else "Your password"
+
+
+def confirm(user, credential, now):
+    """Check a fresh code (or password) and, when right, renew the window.
+
+    Returns None on success, else the message to show.
+    """
+    if user.mfa_enabled:
+        check = mfa.verify_code(user, credential, now)
+        if not check.ok:
+            return check.message
+    elif not passwords.verify_password(user.password_hash, credential or ""):
+        return "That password is not right."
+    sessions.mark_reauthenticated(session, clock.naive(now))
+    return None

@@ -1,0 +1,72 @@
+"""What owners and admins do to the people of their account. Permission is checked by the
+views with `permissions.can` before any of these is called; these own the transaction."""
+
+from sqlalchemy import select
+
+from .. import audit, links, notify, sessions
+from ..accounts import AccountError, normalize_email
+from ..extensions import db
+from ..models import User
+from ..security import mfa
+
+
+def invite(actor, email, name, role, now):
+    """A new member with no password yet, and their invitation link token."""
+    email = normalize_email(email)
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise AccountError("Enter a name (at most 120 characters).")
+    if role not in ("admin", "member"):
+        raise AccountError("Choose admin or member.")
+    if db.session.scalar(select(User.id).where(User.email == email)):
+        raise AccountError(f"Someone with the email {email} already has an OzyOps sign-in.")
+    user = User(account_id=actor.account_id, email=email, name=name, role=role)
+    db.session.add(user)
+    db.session.flush()
+    token = links.issue(user, "invite", actor, now)
+    audit.record("member_invited", actor=actor, target=user, role=role)
+    db.session.commit()
+    return user, token
+
+
+def reset_mfa(actor, target):
+    """Settings > Team > Reset MFA: they log in with their password and set MFA up again."""
+    mfa.reset(target, actor=actor, via="team")
+
+
+def change_role(actor, target, role):
+    if role not in ("admin", "member"):
+        raise AccountError("Choose admin or member.")
+    if role == target.role:
+        return
+    old, target.role = target.role, role
+    audit.record("role_changed", actor=actor, target=target, old=old, new=role)
+    db.session.commit()
+    notify.send(target, "role_changed")
+
+
+def set_active(actor, target, active):
+    """Deactivate (ending every session at once) or reactivate a member."""
+    if target.active == active:
+        return
+    target.active = active
+    event = "member_reactivated" if active else "member_deactivated"
+    audit.record(event, actor=actor, target=target)
+    db.session.commit()
+    if not active:
+        sessions.end_all_for(target.id)
+
+
+def transfer_ownership(actor, target):
+    """The owner hands the account over; they become an admin. Always exactly one owner."""
+    actor.role, target.role = "admin", "owner"
+    audit.record("ownership_transferred", actor=actor, target=target)
+    db.session.commit()
+    notify.send(target, "role_changed")
+
+
+def password_reset_link(actor, target, now):
+    token = links.issue(target, "reset", actor, now)
+    audit.record("password_link_created", actor=actor, target=target)
+    db.session.commit()
+    return token

@@ -1,0 +1,70 @@
+"""The MFA screens at desktop and phone width: screenshots for people to look at (in
+/tmp/ozy-shots/, never the repository), and the checks a person would make at a glance:
+nothing wider than the screen, the QR code whole, the buttons on screen."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.pages import CodePage, LoginPage, RecoveryPage
+
+WRONG_CODE = "That code didn't work"
+
+
+def look(page, shots, name, size):
+    """Save a full-page screenshot and check the page fits the screen's width."""
+    page.screenshot(path=shots / f"{name}-{size['width']}x{size['height']}.png", full_page=True)
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{name} is {overflow}px wider than a {size['width']}px screen"
+
+
+def fits(page, locator):
+    """The element lies wholly within the width of the screen."""
+    box = locator.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"], box
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_mfa_screens_fit_the_screen(page, factory, clock, shots, size):
+    page.set_viewport_size(size)
+    user = factory.user(kind="healthcare", email="dr.screens@example.com")
+
+    login = LoginPage(page).open()
+    look(page, shots, "01-login", size)
+
+    security = login.log_in_to_security(user.email)
+    look(page, shots, "02-security-required", size)
+
+    security.enable()
+    fits(page, security.qr)
+    fits(page, security.setup_key)
+    look(page, shots, "03-security-enrol", size)
+    phone = security.scan_qr(clock)  # a phone can read the code at this width
+
+    security.verify_and_enable(phone.wrong_code())
+    expect(security.error().first).to_contain_text(WRONG_CODE)
+    security.settled()
+    look(page, shots, "04-security-enrol-wrong-code", size)
+
+    key = security.verify_expecting_recovery_key(phone.code())
+    fits(page, security.recovery_key)
+    fits(page, page.get_by_role("button", name="Continue"))
+    look(page, shots, "05-recovery-key", size)
+    assert key
+
+    login = security.saved_and_continue().log_out()
+    clock.advance(seconds=30)
+    code_page = login.log_in_expecting_code(user.email)
+    look(page, shots, "06-code", size)
+
+    code_page.enter(phone.wrong_code())
+    CodePage(page).arrive()
+    expect(code_page.error()).to_contain_text(WRONG_CODE)
+    look(page, shots, "07-code-wrong", size)
+
+    code_page.use_recovery_key()
+    RecoveryPage(page).arrive()
+    look(page, shots, "08-recovery", size)

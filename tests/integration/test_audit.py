@@ -1,0 +1,116 @@
+"""Settings > Audit log, its CSV export, and the hash chain (`audit-verify`)."""
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import delete, select, text, update
+
+from ozyops import audit
+from ozyops.extensions import db
+from ozyops.models import AuditEvent, User
+
+
+@pytest.fixture
+def office(factory):
+    account = factory.account(kind="law", name="Lee & Co")
+    owner = factory.user(account_id=account, email="lee@example.com", name="Lee Owner")
+    member = factory.user(
+        account_id=account, role="member", email="=cmd@example.com", name="Sly Member"
+    )
+    return owner, member
+
+
+def test_audit_page_lists_newest_first_and_filters(browser, make_browser, office, clock):
+    owner, member = office
+    m = make_browser()
+    m.login(member.email)
+    clock.advance(minutes=1)
+    m.login("nobody@example.com", "wrong password")
+    clock.advance(minutes=1)
+    browser.login(owner.email)
+    page = browser.get("/settings/audit").text
+    assert page.index("Lee Owner") < page.index("Sly Member")  # newest first
+    assert "Export CSV" in page and "127.0.0.1" in page
+    only_member = browser.get(f"/settings/audit?person={member.id}").text
+    assert "Lee Owner" not in only_member.split("<tbody>")[1]
+    logins = browser.get("/settings/audit?event=login", headers={"HX-Request": "true"})
+    assert logins.text.startswith('<div id="audit-entries">')
+    assert "2 entries" in logins.text
+
+
+def test_audit_is_paginated(browser, office, app):
+    owner, _ = office
+    with app.app_context():
+        actor = db.session.get(User, owner.id)
+        for _ in range(60):
+            audit.record("login", actor=actor, target=actor)
+        db.session.commit()
+    browser.login(owner.email)
+    first = browser.get("/settings/audit").text
+    assert "61 entries, page 1 of 2" in first and "Older" in first
+    second = browser.get("/settings/audit?page=2").text
+    assert "page 2 of 2" in second and "Newer" in second
+    assert browser.get("/settings/audit?page=abc").status_code == 200
+
+
+def test_csv_export_has_utc_times_and_defuses_formulas(browser, make_browser, office):
+    owner, member = office
+    make_browser().login(member.email)
+    browser.login(owner.email)
+    with browser.client.get("/settings/audit.csv") as r:
+        assert r.status_code == 200 and r.mimetype == "text/csv"
+        assert "attachment" in r.headers["Content-Disposition"]
+        rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0] == ["time_utc", "event", "actor", "target", "address", "user_agent", "details"]
+    assert rows[1][0].endswith("Z") and rows[1][1] == "login"
+    assert "'=cmd@example.com" in [row[2] for row in rows]
+
+
+def test_logs_never_hold_secrets(browser, factory, app):
+    from tests.conftest import RECOVERY_KEY, SECRET
+
+    doc = factory.user(email="doc@example.com", kind="healthcare", mfa=True)
+    browser.login_with_code(doc.email)
+    code = browser.code()
+    cookie = browser.client.get_cookie("ozyops_session").value
+    browser.logout()
+    with app.app_context():
+        dump = " ".join(str(r) for r in db.session.execute(text("SELECT * FROM audit_events")))
+    for secret in (SECRET, RECOVERY_KEY, code, cookie, "correct horse battery"):
+        assert secret not in dump
+
+
+def test_chain_verifies_and_finds_an_altered_entry(runner, office, make_browser, app):
+    owner, member = office
+    for who in (owner, member, owner):
+        make_browser().login(who.email)
+    assert runner.invoke(args=["audit-verify"]).exit_code == 0
+    with app.app_context():
+        db.session.execute(update(AuditEvent).where(AuditEvent.seq == 2).values(ip="10.0.0.9"))
+        db.session.commit()
+    r = runner.invoke(args=["audit-verify"])
+    assert r.exit_code == 1 and "entry 2 was altered" in r.output and "Lee & Co" in r.output
+
+
+@pytest.mark.parametrize("seq, message", [(2, "entry 2 is missing"), (3, "entry 3 is missing")])
+def test_chain_finds_a_deleted_entry(runner, office, make_browser, app, seq, message):
+    owner, member = office
+    for who in (owner, member, owner):
+        make_browser().login(who.email)
+    with app.app_context():
+        db.session.execute(delete(AuditEvent).where(AuditEvent.seq == seq))
+        db.session.commit()
+    r = runner.invoke(args=["audit-verify"])
+    assert r.exit_code == 1 and message in r.output
+
+
+def test_chain_links_events_of_one_transaction(app, office):
+    owner, _ = office
+    with app.app_context():
+        actor = db.session.get(User, owner.id)
+        for _ in range(3):
+            audit.record("login", actor=actor, target=actor)
+        db.session.commit()
+        seqs = db.session.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)).all()
+        assert seqs == [1, 2, 3] and audit.verify() is None

@@ -1,0 +1,74 @@
+"""Security notifications by SMTP, against a real SMTP server on loopback (aiosmtpd)."""
+
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
+        return "250 OK"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mail_app(app, smtp):
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp[1], MAIL_FROM="ozyops@example.com")
+    return app
+
+
+def test_reset_mails_the_person_and_the_owner(mail_app, smtp, factory, browser):
+    account = factory.account(kind="healthcare")
+    admin = factory.user(account_id=account, role="admin", email="ali@example.com", mfa=True)
+    factory.user(account_id=account, role="owner", email="dana@example.com", mfa=True)
+    member = factory.user(account_id=account, role="member", email="sam@example.com", mfa=True)
+    browser.login_with_code(admin.email)
+    browser.post(f"/settings/team/{member.id}/reset-mfa", {}, page="/settings/team")
+    inbox = smtp[0]
+    assert [m[0] for m in inbox.messages] == [["sam@example.com"], ["dana@example.com"]]
+    assert "authenticator was reset" in inbox.messages[0][1]
+    assert "Subject: OzyOps security notice" in inbox.messages[0][1]
+
+
+def test_enabling_mfa_and_lockout_are_mailed(mail_app, smtp, factory, make_browser):
+    user = factory.user(email="kim@example.com", kind="law", mfa=True)
+    for _ in range(2):
+        b = make_browser()
+        b.login(user.email)
+        b.get("/login/mfa")
+        for _ in range(5):
+            b.post("/login/mfa", {"code": "000000"})
+    bodies = " ".join(m[1] for m in smtp[0].messages)
+    assert "password is probably known to someone else" in bodies
+    assert "locked for 15 minutes" in bodies
+
+
+def test_a_mail_failure_never_breaks_the_action(app, factory, browser, caplog):
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=1)  # nothing listens there
+    account = factory.account(kind="law")
+    owner = factory.user(account_id=account, email="o@example.com")
+    member = factory.user(account_id=account, role="member", email="m@example.com", mfa=True)
+    browser.login(owner.email)
+    r = browser.post(f"/settings/team/{member.id}/reset-mfa", {}, page="/settings/team")
+    assert r.status_code == 303
+    assert "could not send notification mfa_reset" in caplog.text

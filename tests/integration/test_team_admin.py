@@ -1,0 +1,299 @@
+"""Settings > Team: Reset MFA, sudo mode, invitations, password links, roles, ownership,
+deactivation, sessions (SPEC §4, §6)."""
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from ozyops.extensions import db
+from ozyops.models import AuditEvent, User
+
+TEAM = "/settings/team"
+
+
+@pytest.fixture
+def clinic(factory):
+    account = factory.account(kind="healthcare", name="Bright Smile")
+    return {
+        "owner": factory.user(
+            account_id=account, role="owner", email="dana@example.com", name="Dana Owner", mfa=True
+        ),
+        "admin": factory.user(
+            account_id=account, role="admin", email="ali@example.com", name="Ali Admin", mfa=True
+        ),
+        "member": factory.user(
+            account_id=account, role="member", email="sam@example.com", name="Sam Park", mfa=True
+        ),
+    }
+
+
+def user(app, ref):
+    with app.app_context():
+        u = db.session.get(User, ref.id)
+        db.session.expunge(u)
+        return u
+
+
+def events(app, name):
+    with app.app_context():
+        return db.session.scalars(select(AuditEvent).where(AuditEvent.event == name)).all()
+
+
+def test_team_rows_show_status_last_sign_in_and_reset_button(browser, clinic):
+    browser.login_with_code(clinic["owner"].email)
+    page = browser.get(TEAM).text
+    assert page.count(">Reset MFA<") == 2  # admin and member; not the owner themself
+    assert "Enabled" in page and "Never" in page
+
+
+def test_reset_mfa_confirmation_names_the_person_then_resets_in_place(
+    browser, make_browser, clinic, app, caplog
+):
+    victim = make_browser()
+    victim.login_with_code(clinic["member"].email)
+    browser.clock.advance(seconds=30)
+    browser.login_with_code(clinic["owner"].email)
+    browser.get(TEAM)
+    url = f"{TEAM}/{clinic['member'].id}/reset-mfa"
+    confirm = browser.get(url, headers={"HX-Request": "true"})
+    assert confirm.status_code == 200 and "<html" not in confirm.text
+    assert "Reset MFA for Sam Park" in confirm.text and ">Confirm</button>" in confirm.text
+    assert f'id="member-{clinic["member"].id}"' in confirm.text
+    with caplog.at_level("INFO"):
+        r = browser.post(url, {}, htmx=True)
+    assert r.status_code == 200 and "<html" not in r.text
+    assert f'id="member-{clinic["member"].id}"' in r.text
+    assert "Required — not set up" in r.text and "was reset" in r.text
+    reset = user(app, clinic["member"])
+    assert reset.totp_secret is None and reset.recovery_key_hash is None
+    assert victim.get("/dashboard").status_code == 302  # their session ended
+    (event,) = events(app, "mfa_reset")
+    assert event.actor_id == clinic["owner"].id and event.target_id == clinic["member"].id
+    assert caplog.text.count("notification mfa_reset") == 1  # to Sam; Dana did it herself
+    again = make_browser()
+    assert again.login(clinic["member"].email).headers["Location"] == "/dashboard"
+    assert again.get("/dashboard").headers["Location"] == "/settings/profile/security"
+
+
+def test_reset_works_without_javascript(browser, clinic, app):
+    browser.login_with_code(clinic["admin"].email)
+    url = f"{TEAM}/{clinic['member'].id}/reset-mfa"
+    page = browser.get(url)
+    assert "<html" in page.text and "Reset MFA for Sam Park" in page.text
+    r = browser.post(url, {})
+    assert r.status_code == 303 and r.headers["Location"] == TEAM
+    assert "MFA for Sam Park was reset" in browser.get(TEAM).text
+    assert not user(app, clinic["member"]).mfa_enabled
+
+
+def test_reset_clears_a_lockout(browser, factory, app, clinic, clock):
+    with app.app_context():
+        u = db.session.get(User, clinic["member"].id)
+        u.mfa_locked_until = clock.now.replace(tzinfo=None)
+        u.mfa_failures = 7
+        db.session.commit()
+    browser.login_with_code(clinic["owner"].email)
+    browser.post(f"{TEAM}/{clinic['member'].id}/reset-mfa", {}, page=TEAM)
+    u = user(app, clinic["member"])
+    assert u.mfa_locked_until is None and u.mfa_failures == 0
+
+
+def test_owner_is_told_when_an_admin_resets_someone(browser, clinic, caplog):
+    browser.login_with_code(clinic["admin"].email)
+    with caplog.at_level("INFO"):
+        browser.post(f"{TEAM}/{clinic['member'].id}/reset-mfa", {}, page=TEAM)
+    assert f"notification mfa_reset to user {clinic['owner'].id}" in caplog.text
+    assert f"notification mfa_reset to user {clinic['member'].id}" in caplog.text
+
+
+class TestSudoMode:
+    def test_after_ten_minutes_the_confirmation_asks_for_a_code(self, browser, clinic, clock, app):
+        browser.login_with_code(clinic["owner"].email)
+        clock.advance(minutes=9)
+        url = f"{TEAM}/{clinic['member'].id}/reset-mfa"
+        assert 'name="credential"' not in browser.get(url).text
+        clock.advance(minutes=1, seconds=1)
+        confirm = browser.get(url, headers={"HX-Request": "true"})
+        assert 'name="credential"' in confirm.text and "Authentication code" in confirm.text
+        r = browser.post(url, {}, htmx=True)
+        assert r.status_code == 422 and "enter your authentication code" in r.text
+        r = browser.post(url, {"credential": "000000"}, htmx=True)
+        assert r.status_code == 422 and "didn&#39;t work" in r.text
+        assert user(app, clinic["member"]).mfa_enabled
+        r = browser.post(url, {"credential": browser.code()}, htmx=True)
+        assert r.status_code == 200 and not user(app, clinic["member"]).mfa_enabled
+        # the fresh code renews the window for the next ten minutes
+        r = browser.post(f"{TEAM}/{clinic['admin'].id}/reset-mfa", {}, htmx=True)
+        assert r.status_code == 200
+
+    def test_without_mfa_the_password_is_asked(self, browser, factory, clock, app):
+        account = factory.account(kind="law")
+        owner = factory.user(account_id=account, email="boss@example.com")
+        member = factory.user(account_id=account, role="member", email="m@example.com")
+        browser.login(owner.email)
+        clock.advance(minutes=11)
+        page = browser.get(f"{TEAM}/{member.id}")
+        assert "Your password" in page.text
+        r = browser.post(f"{TEAM}/{member.id}/role", {"role": "admin", "credential": "nope"})
+        assert r.status_code == 422 and "password is not right" in r.text
+        r = browser.post(
+            f"{TEAM}/{member.id}/role", {"role": "admin", "credential": "correct horse battery"}
+        )
+        assert r.status_code == 303 and user(app, member).role == "admin"
+
+
+def test_add_member_shows_a_one_time_invitation_link(browser, make_browser, clinic, app, clock):
+    browser.login_with_code(clinic["owner"].email)
+    page = browser.get(f"{TEAM}/add")
+    for name in ('name="email"', 'name="name"', 'name="role"'):
+        assert name in page.text
+    r = browser.post(
+        f"{TEAM}/add", {"name": "Nia New", "email": "Nia@Example.com", "role": "member"}
+    )
+    assert r.status_code == 200
+    link = re.search(r'id="invitation-link">([^<]+)<', r.text).group(1)
+    path = link.replace("http://localhost", "")
+    assert re.search(r"Nia New\s*<span class=\"muted\">\(invited\)", browser.get(TEAM).text)
+    newcomer = make_browser()
+    form = newcomer.get(path)
+    assert form.status_code == 200 and "nia@example.com" in form.text
+    r = newcomer.post(path, {"password": "short", "confirm": "short"})
+    assert r.status_code == 422 and "at least 10" in r.text
+    r = newcomer.post(path, {"password": "a new long password", "confirm": "different one!"})
+    assert r.status_code == 422 and "two passwords are different" in r.text
+    r = newcomer.post(path, {"password": "a new long password", "confirm": "a new long password"})
+    assert r.status_code == 303 and r.headers["Location"] == "/login"
+    assert newcomer.get(path).status_code == 410  # used
+    # The link signed nobody in; logging in still passes the enrolment guard.
+    assert newcomer.get("/dashboard").status_code == 302
+    newcomer.login("nia@example.com", "a new long password")
+    assert newcomer.get("/dashboard").headers["Location"] == "/settings/profile/security"
+    assert len(events(app, "member_invited")) == 1
+    assert len(events(app, "invitation_accepted")) == 1
+
+
+def test_invitation_expires_after_72_hours(browser, make_browser, clinic, clock):
+    browser.login_with_code(clinic["owner"].email)
+    r = browser.post(
+        f"{TEAM}/add",
+        {"name": "Late", "email": "late@example.com", "role": "member"},
+        page=f"{TEAM}/add",
+    )
+    path = re.search(r'id="invitation-link">http://localhost([^<]+)<', r.text).group(1)
+    clock.advance(hours=72, seconds=1)
+    page = make_browser().get(path)
+    assert page.status_code == 410 and "expired" in page.text
+
+
+@pytest.mark.parametrize(
+    "email, message", [("dana@example.com", "already has"), ("bad", "valid email")]
+)
+def test_add_member_bad_input(browser, clinic, email, message):
+    browser.login_with_code(clinic["owner"].email)
+    r = browser.post(
+        f"{TEAM}/add", {"name": "X", "email": email, "role": "member"}, page=f"{TEAM}/add"
+    )
+    assert r.status_code == 422 and message in r.text
+
+
+def test_invalid_link_is_a_clear_410(browser):
+    r = browser.get("/set-password/not-a-real-token")
+    assert r.status_code == 410 and "already been used" in r.text
+
+
+def test_password_link_sets_a_password_but_mfa_still_applies(browser, make_browser, clinic, app):
+    victim = make_browser()
+    victim.login_with_code(clinic["member"].email)
+    browser.clock.advance(seconds=30)
+    browser.login_with_code(clinic["admin"].email)
+    r = browser.post(
+        f"{TEAM}/{clinic['member'].id}/password-link", {}, page=f"{TEAM}/{clinic['member'].id}"
+    )
+    path = re.search(r'id="password-link">http://localhost([^<]+)<', r.text).group(1)
+    other = make_browser()
+    other.get(path)
+    r = other.post(path, {"password": "brand new password", "confirm": "brand new password"})
+    assert r.status_code == 303
+    assert victim.get("/dashboard").status_code == 302  # a password change ends sessions
+    r = other.login(clinic["member"].email, "brand new password")
+    assert r.headers["Location"] == "/login/mfa"
+    assert len(events(app, "password_reset")) == 1
+
+
+def test_role_change_and_ownership_transfer_keep_exactly_one_owner(browser, clinic, app):
+    browser.login_with_code(clinic["owner"].email)
+    r = browser.post(
+        f"{TEAM}/{clinic['member'].id}/role",
+        {"role": "admin"},
+        page=f"{TEAM}/{clinic['member'].id}",
+    )
+    assert r.status_code == 303 and user(app, clinic["member"]).role == "admin"
+    r = browser.post(
+        f"{TEAM}/{clinic['member'].id}/role",
+        {"role": "owner"},
+        page=f"{TEAM}/{clinic['member'].id}",
+    )
+    assert r.status_code == 422 and user(app, clinic["member"]).role == "admin"
+    r = browser.post(
+        f"{TEAM}/{clinic['admin'].id}/transfer", {}, page=f"{TEAM}/{clinic['admin'].id}"
+    )
+    assert r.status_code == 303
+    assert user(app, clinic["admin"]).role == "owner" and user(app, clinic["owner"]).role == "admin"
+    with app.app_context():
+        owners = db.session.scalar(select(func.count()).where(User.role == "owner"))
+        assert owners == 1
+    (event,) = events(app, "role_changed")
+    assert '"new": "admin"' in event.details
+    now_owner = browser.get(f"{TEAM}/{clinic['admin'].id}")
+    assert now_owner.status_code == 200 and "Make Ali Admin the owner" not in now_owner.text
+
+
+def test_deactivation_ends_sessions_and_blocks_login_until_reactivated(
+    browser, make_browser, clinic, app
+):
+    victim = make_browser()
+    victim.login_with_code(clinic["member"].email)
+    browser.clock.advance(seconds=30)
+    browser.login_with_code(clinic["owner"].email)
+    page = f"{TEAM}/{clinic['member'].id}"
+    r = browser.post(f"{page}/active", {"active": "0"}, page=page)
+    assert r.status_code == 303
+    assert victim.get("/dashboard").status_code == 302
+    assert "deactivated" in make_browser().login(clinic["member"].email).text
+    browser.post(f"{page}/active", {"active": "1"}, page=page)
+    assert make_browser().login(clinic["member"].email).headers["Location"] == "/login/mfa"
+
+
+def test_security_page_lists_sessions_and_signs_out_the_others(make_browser, factory, clock):
+    owner = factory.user(email="pat@example.com", kind="trades")
+    laptop, phone = make_browser(), make_browser()
+    laptop.client.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0 (Windows NT 10.0) Chrome/140.0"
+    phone.client.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0 (iPhone) Version/18 Safari/605"
+    laptop.login(owner.email)
+    phone.login(owner.email)
+    page = laptop.get("/settings/profile/security").text
+    assert "Chrome on Windows" in page and "Safari on iPhone" in page
+    assert "This device" in page and "Sign out other sessions" in page
+    r = laptop.post("/settings/profile/security/sessions/end-others", {})
+    assert r.status_code == 303
+    assert phone.get("/dashboard").status_code == 302
+    assert laptop.get("/dashboard").status_code == 200
+    assert "Sign out other sessions" not in laptop.get("/settings/profile/security").text
+
+
+def test_team_filter_by_name_and_mfa_status(browser, clinic, factory):
+    factory.user(
+        account_id=clinic["owner"].account_id,
+        role="member",
+        email="zed@example.com",
+        name="Zed Nomfa",
+    )
+    browser.login_with_code(clinic["owner"].email)
+    r = browser.get(f"{TEAM}?q=sam")
+    assert "sam@example.com" in r.text and "ali@example.com" not in r.text
+    r = browser.get(f"{TEAM}?mfa=not_set_up", headers={"HX-Request": "true"})
+    assert r.text.lstrip().startswith('<tbody id="members"')
+    assert "zed@example.com" in r.text and "sam@example.com" not in r.text
+    r = browser.get(f"{TEAM}?q=%25")  # a literal % matches nobody special
+    assert r.status_code == 200
