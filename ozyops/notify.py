@@ -43,6 +43,23 @@ def send(user, what, actor=None):
             _deliver(owner, what, OWNER_COPIES[what].format(name=user.name, email=user.email))
 
 
+def send_link(user, purpose, link):
+    """Email an invitation or password-reset link, when mail is configured. The person who
+    made it also sees it on screen, so a missing mail server costs nothing."""
+    if not current_app.config.get("MAIL_SERVER"):
+        return
+    if purpose == "invite":
+        body = (
+            f"You have been added to {user.account.name} on OzyOps. Set your password with "
+            f"this link (it works once, for 72 hours):\n\n{link}\n"
+        )
+    else:
+        body = (
+            f"Set a new OzyOps password with this link (it works once, for 24 hours):\n\n{link}\n"
+        )
+    _deliver(user, f"{purpose}_link", body)
+
+
 def _deliver(user, what, body):
     config = current_app.config
     if not config.get("MAIL_SERVER"):

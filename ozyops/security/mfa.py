@@ -198,6 +198,8 @@ def use_recovery_key(user, typed, now):
         return _failure(user, Check(Outcome.INVALID, kind="recovery_key"), now)
     audit.record("recovery_key_used", actor=user, target=user)
     db.session.commit()
+    # N.B. whoever has the lost phone may also have a signed-in browser: end them all.
+    sessions.end_all_for(user.id)
     notify.send(user, "recovery_key_used")
     return Check(Outcome.OK, kind="recovery_key")
 

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 
-from .. import audit, clock, htmx
+from .. import audit, clock, htmx, notify
 from ..accounts import AccountError
 from ..extensions import db
 from ..forms import EmptyForm
@@ -171,6 +171,7 @@ def add_member():
             error = str(e)
         else:
             link = url_for("auth.set_password", token=token, _external=True)
+            notify.send_link(user, "invite", link)
             return render_template("team/invited.html", member=user, link=link)
     status = 422 if request.method == "POST" else 200
     return render_template("team/add.html", form=form, error=error), status
@@ -237,6 +238,7 @@ def create_password_link(user_id):
         return _member_page(target, 422, error=error, error_for="link")
     token = members.password_reset_link(current_user, target, clock.now())
     link = url_for("auth.set_password", token=token, _external=True)
+    notify.send_link(target, "reset", link)
     return _member_page(target, password_link=link)
 
 

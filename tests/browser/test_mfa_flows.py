@@ -9,7 +9,6 @@ without (plain form posts, whole pages): both must end the same way.
 import re
 
 import pyotp
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.pages import (

@@ -192,3 +192,12 @@ def test_wrong_code_is_cleared_and_tied_to_the_field(browser, doc):
     assert 'value="123456"' not in r.text
     assert 'aria-invalid="true"' in r.text and 'aria-describedby="code-error"' in r.text
     assert r.text.count('role="alert"') == 1
+
+
+def test_recovery_key_login_ends_the_other_sessions(browser, make_browser, doc):
+    stolen = make_browser()
+    stolen.login_with_code(doc.email)
+    browser.login(doc.email)
+    browser.post("/login/recovery", {"recovery_key": RECOVERY_KEY}, page="/login/recovery")
+    assert stolen.get("/dashboard").status_code == 302
+    assert browser.get("/settings/profile/security").status_code == 200

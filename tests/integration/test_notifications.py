@@ -72,3 +72,26 @@ def test_a_mail_failure_never_breaks_the_action(app, factory, browser, caplog):
     r = browser.post(f"/settings/team/{member.id}/reset-mfa", {}, page="/settings/team")
     assert r.status_code == 303
     assert "could not send notification mfa_reset" in caplog.text
+
+
+def test_invitation_link_is_mailed_and_shown(mail_app, smtp, factory, browser):
+    owner = factory.user(email="boss@example.com", kind="law")
+    browser.login(owner.email)
+    r = browser.post(
+        "/settings/team/add",
+        {"name": "Nia", "email": "nia@example.com", "role": "member"},
+        page="/settings/team/add",
+    )
+    assert 'id="invitation-link"' in r.text
+    ((to, body),) = smtp[0].messages
+    assert to == ["nia@example.com"] and "/set-password/" in body and "72 hours" in body
+
+
+def test_operator_reset_notifies_the_owner(mail_app, smtp, factory, runner):
+    account = factory.account(kind="healthcare")
+    factory.user(account_id=account, role="owner", email="dana@example.com", mfa=True)
+    factory.user(account_id=account, role="member", email="sam@example.com", mfa=True)
+    assert (
+        runner.invoke(args=["reset-mfa", "sam@example.com", "--reason", "ticket 7"]).exit_code == 0
+    )
+    assert [m[0] for m in smtp[0].messages] == [["sam@example.com"], ["dana@example.com"]]
