@@ -19,6 +19,13 @@ DEFAULTS = {
     "PENDING_LOGIN_MIN": 10,
     "PENDING_ENROLMENT_MIN": 15,
     "REDIS_URL": None,
+    "GOOGLE_CLIENT_ID": None,
+    "GOOGLE_CLIENT_SECRET": None,
+    "GOOGLE_METADATA_URL": "https://accounts.google.com/.well-known/openid-configuration",
+    "MICROSOFT_CLIENT_ID": None,
+    "MICROSOFT_CLIENT_SECRET": None,
+    "MICROSOFT_TENANT": "common",
+    "MICROSOFT_METADATA_URL": None,  # from MICROSOFT_TENANT when not set
     "MAIL_SERVER": None,
     "MAIL_PORT": 25,
     "MAIL_USERNAME": None,

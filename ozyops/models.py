@@ -109,6 +109,26 @@ class ServerSession(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(255))
 
 
+class SsoIdentity(db.Model):
+    """A Google or Microsoft identity linked to a user: matched by (provider, subject), never
+    by email after the first sign-in, so an email changed at the provider takes over nobody."""
+
+    __tablename__ = "sso_identities"
+    __table_args__ = (
+        Index("ix_sso_identities_provider_subject", "provider", "subject", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(254))  # as it was when linked, for display
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
 class UserToken(db.Model):
     """A one-time link: an invitation or a password reset. Only the token's hash is kept."""
 

@@ -1,13 +1,26 @@
 """Sign-in pages: /login, /login/mfa, /login/recovery, /logout. The logic is in signin.py."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from authlib.common.errors import AuthlibBaseError
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
+from joserfc.errors import JoseError
+from requests import RequestException
 
-from .. import clock, htmx, links
-from ..extensions import limiter
+from .. import audit, clock, htmx, links
+from ..extensions import db, limiter
 from ..forms import CodeForm
 from ..security import mfa
-from . import signin
+from . import signin, sso
 from .forms import LoginForm, RecoveryForm, SetPasswordForm
 
 bp = Blueprint("auth", __name__)
@@ -36,7 +49,69 @@ def login():
         else:
             return redirect(signin.after_first_factor(user, form.next.data), code=303)
     status = 422 if request.method == "POST" else 200
-    return render_template("auth/login.html", form=form, error=error), status
+    return _login_page(form, error, status)
+
+
+def _login_page(form, error, status):
+    providers = [(p, sso.PROVIDERS[p]) for p in sso.enabled(current_app)]
+    return render_template("auth/login.html", form=form, error=error, providers=providers), status
+
+
+@bp.get("/login/<any(google, microsoft):provider>")
+def sso_start(provider):
+    """Sign in with Google / Microsoft: off to the provider, with state, nonce and PKCE."""
+    client = sso.client(provider) if provider in sso.enabled(current_app) else None
+    if client is None:
+        abort(404)
+    session["sso_next"] = signin.safe_next(request.args.get("next"))
+    try:
+        return client.authorize_redirect(
+            url_for("auth.sso_callback", provider=provider, _external=True)
+        )
+    except (OSError, ValueError, AuthlibBaseError, RequestException):
+        return _sso_failed(provider, "unreachable")
+
+
+@bp.get("/login/<any(google, microsoft):provider>/callback")
+def sso_callback(provider):
+    """Back from the provider: check everything, then the same MFA step as a password."""
+    client = sso.client(provider) if provider in sso.enabled(current_app) else None
+    if client is None:
+        abort(404)
+    if request.args.get("error"):
+        return _sso_failed(provider, "cancelled")
+    try:
+        token = client.authorize_access_token(claims_options=sso.claims_options(provider))
+    except (OSError, RequestException):
+        return _sso_failed(provider, "unreachable")
+    except (AuthlibBaseError, JoseError) as e:
+        # State, nonce, signature, issuer, audience, expiry: any failed check ends here.
+        return _sso_failed(provider, getattr(e, "error", None) or type(e).__name__)
+    claims = token.get("userinfo") or {}
+    try:
+        user = sso.resolve(provider, claims, tenant=current_app.config.get("MICROSOFT_TENANT"))
+    except sso.SsoError as e:
+        return _sso_failed(provider, e.reason, str(e))
+    next_url = session.pop("sso_next", None)
+    return redirect(signin.after_first_factor(user, next_url, method=provider), code=303)
+
+
+SSO_MESSAGES = {
+    "cancelled": "Sign-in with {name} was cancelled. You can try again, or log in with your "
+    "email and password.",
+    "unreachable": "{name} could not be reached just now. Try again in a moment, or log in "
+    "with your email and password.",
+}
+
+
+def _sso_failed(provider, reason, message=None):
+    """Every SSO failure: audited, then the login page with a plain sentence. Never a 500."""
+    name = sso.PROVIDERS[provider]
+    default = "Sign-in with {name} could not be completed safely. Try again."
+    text = message or SSO_MESSAGES.get(reason, default).format(name=name)
+    audit.record("sso_failed", provider=provider, reason=str(reason)[:60])
+    db.session.commit()
+    return _login_page(LoginForm(formdata=None), text, 401 if reason != "unreachable" else 502)
 
 
 def _pending_or_restart():

@@ -15,7 +15,16 @@ from flask_login import current_user
 from .. import htmx
 from ..auth import signin
 
-PENDING_ALLOWED = frozenset({"auth.login", "auth.login_mfa", "auth.login_recovery", "static"})
+PENDING_ALLOWED = frozenset(
+    {
+        "auth.login",
+        "auth.login_mfa",
+        "auth.login_recovery",
+        "auth.sso_start",
+        "auth.sso_callback",
+        "static",
+    }
+)
 ENROLMENT_ALLOWED = frozenset(
     {
         "security.show_security",

@@ -15,6 +15,15 @@ from . import mfa
 WINDOW = timedelta(minutes=10)
 
 
+def init_app(app):
+    app.add_template_global(needed, "sudo_needed")
+
+
+def needed():
+    """For templates: whether a sensitive form must ask for a code (or password) now."""
+    return not is_recent(clock.now())
+
+
 def is_recent(now):
     """True when this session proved its identity within the last 10 minutes."""
     at = session.meta.get("authenticated_at") if hasattr(session, "meta") else None

@@ -6,14 +6,16 @@ it, and each htmx post here answers with the panel alone (see htmx.render).
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, current_app, flash, render_template, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from .. import audit, clock, htmx, sessions
+from ..auth import sso
 from ..extensions import db
 from ..forms import CodeForm
-from . import mfa, totp
+from ..team.forms import SudoForm
+from . import mfa, sudo, totp
 
 bp = Blueprint("security", __name__, url_prefix="/settings/profile")
 
@@ -21,8 +23,40 @@ bp = Blueprint("security", __name__, url_prefix="/settings/profile")
 @bp.get("")
 @login_required
 def show_profile():
-    """Settings > Profile: who you are, and the way to Security."""
-    return render_template("security/profile.html")
+    """Settings > Profile: who you are, how you sign in, and the way to Security."""
+    return _profile_page()
+
+
+def _profile_page(status=200, error=None):
+    return render_template(
+        "security/profile.html",
+        identities=sso.identities(current_user),
+        providers=sso.PROVIDERS,
+        form=SudoForm(formdata=None),
+        error=error,
+    ), status
+
+
+@bp.post("/sign-in/<int:identity_id>/unlink")
+@login_required
+def unlink_identity(identity_id):
+    """Remove a linked Google or Microsoft sign-in (sudo mode; never the last way in)."""
+    form = SudoForm()
+    if not form.validate_on_submit():
+        return _profile_page(422)
+    now = clock.now()
+    if not sudo.is_recent(now):
+        problem = sudo.confirm(current_user, form.credential.data, now)
+        if problem:
+            return _profile_page(422, problem)
+    try:
+        link = sso.unlink(current_user, identity_id)
+    except sso.SsoError as e:
+        return _profile_page(409, str(e))
+    if link is None:
+        abort(404)
+    flash(f"Sign in with {sso.PROVIDERS[link.provider]} is removed.", "info")
+    return redirect(url_for("security.show_profile"), code=303)
 
 
 @bp.get("/security")

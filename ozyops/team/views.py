@@ -29,11 +29,7 @@ def mfa_status(user):
 
 @bp.context_processor
 def _helpers():
-    return {"can": can, "mfa_status": mfa_status, "sudo_needed": _sudo_needed}
-
-
-def _sudo_needed():
-    return not sudo.is_recent(clock.now())
+    return {"can": can, "mfa_status": mfa_status}
 
 
 def _target(user_id):

@@ -1,0 +1,276 @@
+"""Sign in with Google and Microsoft against a real OpenID Connect provider on 127.0.0.1
+(oidc-provider-mock, started by the fixture): Authlib's checks, our matching rules, and
+MFA still enforced afterwards."""
+
+from datetime import timedelta
+from urllib.parse import parse_qs, quote, urlsplit
+
+import oidc_provider_mock
+import pytest
+import requests
+from sqlalchemy import select
+
+from ozyops.extensions import db
+from ozyops.models import AuditEvent, SsoIdentity
+
+
+@pytest.fixture(scope="module")
+def provider():
+    with oidc_provider_mock.run_server_in_thread() as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+def sso_config(provider, which):
+    metadata = f"{provider}/.well-known/openid-configuration"
+    if which == "google":
+        return {
+            "GOOGLE_CLIENT_ID": "ozyops-test",
+            "GOOGLE_CLIENT_SECRET": "s",
+            "GOOGLE_METADATA_URL": metadata,
+        }
+    return {
+        "MICROSOFT_CLIENT_ID": "ozyops-test",
+        "MICROSOFT_CLIENT_SECRET": "s",
+        "MICROSOFT_METADATA_URL": metadata,
+        "MICROSOFT_TENANT": "common",
+    }
+
+
+@pytest.fixture(params=["google", "microsoft"])
+def which(request):
+    return request.param
+
+
+@pytest.fixture
+def sso_app(app, provider, which):
+    from ozyops.auth import sso
+
+    app.config.update(sso_config(provider, which))
+    sso.init_app(app)
+    return app
+
+
+def set_claims(provider, sub, **claims):
+    r = requests.put(f"{provider}/users/{quote(sub, safe='')}", json=claims, timeout=5)
+    assert r.status_code == 204
+
+
+def claims_for(which, email, verified=True):
+    if which == "google":
+        return {"email": email, "email_verified": verified}
+    return {"email": email, "preferred_username": email, "xms_edov": verified}
+
+
+def sign_in(browser, provider, which, sub, action="allow"):
+    """Click the button, consent at the provider, come back. Returns the callback response."""
+    start = browser.get(f"/login/{which}")
+    assert start.status_code == 302
+    authorize = start.headers["Location"]
+    assert authorize.startswith(provider)
+    query = parse_qs(urlsplit(authorize).query)
+    assert query["code_challenge_method"] == ["S256"] and query["nonce"] and query["state"]
+    data = {"sub": sub} if action == "allow" else {"action": "deny"}
+    consent = requests.post(authorize, data=data, allow_redirects=False, timeout=5)
+    assert consent.status_code == 302
+    back = urlsplit(consent.headers["Location"])
+    return browser.get(f"{back.path}?{back.query}")
+
+
+def failures(app):
+    with app.app_context():
+        return db.session.scalars(
+            select(AuditEvent.details).where(AuditEvent.event == "sso_failed")
+        ).all()
+
+
+def test_buttons_appear_only_when_configured(browser, app, provider):
+    assert "Sign in with" not in browser.get("/login").text
+    assert browser.get("/login/google").status_code == 404
+
+
+def test_button_shown_when_configured(browser, sso_app, which):
+    label = {"google": "Sign in with Google", "microsoft": "Sign in with Microsoft"}[which]
+    assert label in browser.get("/login").text
+
+
+def test_success_without_mfa_links_the_identity(browser, sso_app, provider, which, factory, app):
+    user = factory.user(email="pat@example.com", kind="trades")
+    set_claims(provider, f"{which}-pat", **claims_for(which, "Pat@Example.com"))
+    r = sign_in(browser, provider, which, f"{which}-pat")
+    assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
+    assert browser.get("/dashboard").status_code == 200
+    with app.app_context():
+        link = db.session.scalar(select(SsoIdentity))
+        assert (link.user_id, link.provider, link.subject) == (user.id, which, f"{which}-pat")
+    profile = browser.get("/settings/profile").text
+    assert "pat@example.com" in profile and "Remove sign in with" in profile
+
+
+def test_success_with_mfa_goes_to_the_code_step(browser, sso_app, provider, which, factory):
+    factory.user(email="doc@example.com", kind="healthcare", mfa=True)
+    set_claims(provider, f"{which}-doc", **claims_for(which, "doc@example.com"))
+    r = sign_in(browser, provider, which, f"{which}-doc")
+    assert r.headers["Location"] == "/login/mfa"
+    assert browser.get("/dashboard").headers["Location"] == "/login/mfa"
+    r = browser.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")
+    assert r.headers["Location"] == "/dashboard"
+
+
+def test_healthcare_user_without_mfa_is_sent_to_enrolment(
+    browser, sso_app, provider, which, factory
+):
+    factory.user(email="nurse@example.com", kind="healthcare")
+    set_claims(provider, f"{which}-nurse", **claims_for(which, "nurse@example.com"))
+    sign_in(browser, provider, which, f"{which}-nurse")
+    assert browser.get("/dashboard").headers["Location"] == "/settings/profile/security"
+
+
+def test_unknown_email_creates_nobody(browser, sso_app, provider, which, app):
+    set_claims(provider, f"{which}-stranger", **claims_for(which, "stranger@example.com"))
+    r = sign_in(browser, provider, which, f"{which}-stranger")
+    assert r.status_code == 401 and "No one in OzyOps uses" in r.text
+    from ozyops.models import User
+
+    with app.app_context():
+        assert db.session.scalar(select(User)) is None
+    assert any("unknown_email" in f for f in failures(app))
+
+
+def test_unverified_email_is_refused(browser, sso_app, provider, which, factory):
+    factory.user(email="pat@example.com")
+    set_claims(provider, f"{which}-unverified", **claims_for(which, "pat@example.com", False))
+    r = sign_in(browser, provider, which, f"{which}-unverified")
+    assert r.status_code == 401 and "not verified" in r.text
+
+
+def test_cancelled_consent(browser, sso_app, provider, which, app):
+    r = sign_in(browser, provider, which, "x", action="deny")
+    name = {"google": "Google", "microsoft": "Microsoft"}[which]
+    assert r.status_code == 401 and f"Sign-in with {name} was cancelled" in r.text
+    assert any("cancelled" in f for f in failures(app))
+
+
+def test_tampered_state_is_refused(browser, sso_app, provider, which, factory, app):
+    factory.user(email="pat@example.com")
+    set_claims(provider, f"{which}-pat2", **claims_for(which, "pat@example.com"))
+    start = browser.get(f"/login/{which}")
+    consent = requests.post(
+        start.headers["Location"], data={"sub": f"{which}-pat2"}, allow_redirects=False, timeout=5
+    )
+    back = urlsplit(consent.headers["Location"])
+    query = parse_qs(back.query)
+    r = browser.get(f"{back.path}?code={query['code'][0]}&state=forged")
+    assert r.status_code == 401 and "could not be completed safely" in r.text
+    assert browser.get("/dashboard").status_code == 302
+
+
+def test_nonce_mismatch_is_refused(browser, sso_app, provider, which, factory):
+    factory.user(email="pat@example.com")
+    set_claims(provider, f"{which}-pat3", **claims_for(which, "pat@example.com"))
+    start = browser.get(f"/login/{which}")
+    consent = requests.post(
+        start.headers["Location"], data={"sub": f"{which}-pat3"}, allow_redirects=False, timeout=5
+    )
+    with browser.client.session_transaction() as s:
+        for key, value in s.items():
+            if key.startswith(f"_state_{which}_"):
+                value["data"]["nonce"] = "not-the-nonce"
+                s[key] = value
+    back = urlsplit(consent.headers["Location"])
+    r = browser.get(f"{back.path}?{back.query}")
+    assert r.status_code == 401 and browser.get("/dashboard").status_code == 302
+
+
+def test_badly_signed_token_is_refused(browser, sso_app, provider, which, factory, monkeypatch):
+    from authlib.integrations.flask_client.apps import FlaskOAuth2App
+    from joserfc.jwk import RSAKey
+
+    factory.user(email="pat@example.com")
+    set_claims(provider, f"{which}-pat4", **claims_for(which, "pat@example.com"))
+    stranger = RSAKey.generate_key(2048).as_dict(private=False)
+    monkeypatch.setattr(
+        FlaskOAuth2App, "fetch_jwk_set", lambda self, force=False: {"keys": [stranger]}
+    )
+    r = sign_in(browser, provider, which, f"{which}-pat4")
+    assert r.status_code == 401 and browser.get("/dashboard").status_code == 302
+
+
+def test_expired_token_is_refused(app, which, factory, make_browser):
+    from ozyops.auth import sso
+
+    with oidc_provider_mock.run_server_in_thread(
+        access_token_max_age=timedelta(seconds=-120)
+    ) as server:
+        expired = f"http://localhost:{server.server_port}"
+        app.config.update(sso_config(expired, which))
+        sso.init_app(app)
+        factory.user(email="pat@example.com")
+        set_claims(expired, f"{which}-late", **claims_for(which, "pat@example.com"))
+        r = sign_in(make_browser(), expired, which, f"{which}-late")
+    assert r.status_code == 401 and "could not be completed safely" in r.text
+
+
+def test_provider_unreachable(app, which, browser):
+    from ozyops.auth import sso
+
+    app.config.update(sso_config("http://127.0.0.1:9", which))
+    sso.init_app(app)
+    r = browser.get(f"/login/{which}")
+    name = {"google": "Google", "microsoft": "Microsoft"}[which]
+    assert r.status_code == 502 and f"{name} could not be reached" in r.text
+
+
+def test_deactivated_user_cannot_sign_in(browser, sso_app, provider, which, factory):
+    factory.user(email="gone@example.com", active=False)
+    set_claims(provider, f"{which}-gone", **claims_for(which, "gone@example.com"))
+    r = sign_in(browser, provider, which, f"{which}-gone")
+    assert r.status_code == 401 and "deactivated" in r.text
+
+
+def test_later_sign_ins_match_the_subject_not_the_email(
+    browser, make_browser, sso_app, provider, which, factory
+):
+    factory.user(email="pat@example.com")
+    factory.user(email="victim@example.com")
+    set_claims(provider, f"{which}-pat5", **claims_for(which, "pat@example.com"))
+    sign_in(browser, provider, which, f"{which}-pat5")
+    # Pat changes the email at the provider to someone else's: still Pat.
+    set_claims(provider, f"{which}-pat5", **claims_for(which, "victim@example.com"))
+    again = make_browser()
+    sign_in(again, provider, which, f"{which}-pat5")
+    profile = again.get("/settings/profile").text
+    assert "<dd>pat@example.com</dd>" in profile and "victim@example.com" not in profile
+
+
+def test_microsoft_single_tenant_trusts_its_own_directory(app, provider, factory, browser):
+    from ozyops.auth import sso
+
+    app.config.update(sso_config(provider, "microsoft"), MICROSOFT_TENANT="contoso-tenant-id")
+    sso.init_app(app)
+    factory.user(email="lee@example.com")
+    set_claims(provider, "ms-lee", preferred_username="lee@example.com")
+    r = sign_in(browser, provider, "microsoft", "ms-lee")
+    assert r.headers["Location"] == "/dashboard"
+
+
+def test_unlink_but_never_the_last_way_in(browser, sso_app, provider, which, factory, app):
+    user = factory.user(email="pat@example.com")
+    set_claims(provider, f"{which}-pat6", **claims_for(which, "pat@example.com"))
+    sign_in(browser, provider, which, f"{which}-pat6")
+    with app.app_context():
+        link_id = db.session.scalar(select(SsoIdentity.id))
+        from ozyops.models import User
+
+        db.session.get(User, user.id).password_hash = None
+        db.session.commit()
+    r = browser.post(f"/settings/profile/sign-in/{link_id}/unlink", {}, page="/settings/profile")
+    assert r.status_code == 409 and "only way to sign in" in r.text
+    with app.app_context():
+        from ozyops import passwords
+
+        db.session.get(User, user.id).password_hash = passwords.hash_password("x" * 12)
+        db.session.commit()
+    r = browser.post(f"/settings/profile/sign-in/{link_id}/unlink", {}, page="/settings/profile")
+    assert r.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(SsoIdentity)) is None
