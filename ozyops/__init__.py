@@ -1,6 +1,7 @@
 """OzyOps: a self-hosted dashboard for small practices, with TOTP multi-factor sign-in."""
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(test_config=None):
@@ -19,6 +20,11 @@ def create_app(test_config=None):
     from .team.audit_log import bp as audit_bp
     from .team.views import bp as team_bp
 
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:
+        # N.B. trust exactly as many X-Forwarded-* hops as there are proxies we run, so a
+        # client cannot pick its own address for audit entries and rate limits.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     extensions.init_app(app)
     sso.init_app(app)
     app.session_interface = sessions.ServerSessionInterface()

@@ -19,6 +19,7 @@ DEFAULTS = {
     "PENDING_LOGIN_MIN": 10,
     "PENDING_ENROLMENT_MIN": 15,
     "REDIS_URL": None,
+    "TRUSTED_PROXIES": 0,  # how many reverse proxies sit in front (X-Forwarded-* hops)
     "GOOGLE_CLIENT_ID": None,
     "GOOGLE_CLIENT_SECRET": None,
     "GOOGLE_METADATA_URL": "https://accounts.google.com/.well-known/openid-configuration",

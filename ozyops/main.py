@@ -3,10 +3,13 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
 from .accounts import AccountError, any_account_exists, create_account
+from .extensions import db
 from .models import KINDS
 
 bp = Blueprint("main", __name__)
@@ -70,6 +73,17 @@ def setup():
             return redirect(url_for("auth.login"), code=303)
     status = 422 if request.method == "POST" else 200
     return render_template("main/setup.html", form=form, error=error), status
+
+
+@bp.get("/healthz")
+def healthz():
+    """For load balancers and monitors: 200 when the database answers, else 503."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return {"status": "database unavailable"}, 503
+    return {"status": "ok"}
 
 
 @bp.get("/dashboard")

@@ -197,9 +197,16 @@ class ServerSessionInterface(SessionInterface):
             domain=domain,
             path=path,
             httponly=self.get_cookie_httponly(app),
-            secure=self.get_cookie_secure(app),
+            # Secure whenever the page came over HTTPS (directly or via a trusted proxy).
+            secure=self.get_cookie_secure(app) or _is_secure(),
             samesite=self.get_cookie_samesite(app),
         )
+
+
+def _is_secure():
+    from flask import request
+
+    return request.is_secure
 
 
 def _client_ip():

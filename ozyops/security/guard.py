@@ -6,7 +6,8 @@ N.B. two rules live here and nowhere else:
    pending sign-in has expired, to /login.
 2. A signed-in user whose account requires MFA and who has none may reach only the
    enrolment page and its steps, and log out; everything else redirects to enrolment.
-Static files are always allowed. A view added later is guarded without doing anything.
+Static files and the health check are always allowed. A view added later is guarded
+without doing anything.
 """
 
 from flask import request, session, url_for
@@ -15,6 +16,7 @@ from flask_login import current_user
 from .. import htmx
 from ..auth import signin
 
+ALWAYS_ALLOWED = frozenset({"static", "main.healthz"})
 PENDING_ALLOWED = frozenset(
     {
         "auth.login",
@@ -43,7 +45,7 @@ def init_app(app):
 def enforce():
     """Redirect the request when one of the two rules above says so; else let it through."""
     endpoint = request.endpoint
-    if endpoint is None:  # no such route: let the 404 happen
+    if endpoint is None or endpoint in ALWAYS_ALLOWED:  # a 404 to come, or not a page
         return None
     if not current_user.is_authenticated:
         if signin.PENDING_KEY in session and endpoint not in PENDING_ALLOWED:

@@ -2,14 +2,14 @@
 
 import pytest
 
-from ozyops.security.guard import ENROLMENT_ALLOWED
+from ozyops.security.guard import ALWAYS_ALLOWED, ENROLMENT_ALLOWED
 
 ENROL = "/settings/profile/security"
 
 
 def routes(app):
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in ENROLMENT_ALLOWED or rule.arguments:
+        if rule.endpoint in ENROLMENT_ALLOWED | ALWAYS_ALLOWED or rule.arguments:
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule, method
