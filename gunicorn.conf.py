@@ -18,7 +18,7 @@ graceful_timeout = 20
 keepalive = 5
 max_requests = 5000  # recycle workers now and then, as a guard against slow leaks
 max_requests_jitter = 500
-accesslog = os.environ.get("OZYOPS_ACCESS_LOG", "-")
+accesslog = os.environ.get("OZYOPS_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 # N.B. client addresses come from Werkzeug's ProxyFix, configured by OZYOPS_TRUSTED_PROXIES;
 # gunicorn's own forwarded-header handling stays off so only one place decides.

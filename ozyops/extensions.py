@@ -10,7 +10,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, joinedload
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -61,5 +61,6 @@ def init_app(app):
 
     @login_manager.user_loader
     def load_user(user_id):
-        user = db.session.get(User, int(user_id))
+        # The account comes along: the guard reads it on every request.
+        user = db.session.get(User, int(user_id), options=[joinedload(User.account)])
         return user if user is not None and user.active else None

@@ -10,11 +10,15 @@ VENV=${VENV:-.venv}
 "$VENV/bin/pip" install --quiet --upgrade pip
 "$VENV/bin/pip" install --quiet -e '.[test]'
 
-if ! [ -x /usr/bin/chromium ]; then
+# Debian packages the tests drive: chromium (browser tests) and nginx (load balancer test).
+missing=""
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+[ -x /usr/sbin/nginx ] || missing="$missing nginx"
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
   else
-    echo "Browser tests need Debian's chromium: sudo apt-get install chromium" >&2
+    echo "The tests need Debian's$missing: sudo apt-get install$missing" >&2
     exit 1
   fi
 fi
@@ -24,7 +28,7 @@ fi
 
 export OZYOPS_TEST_REDIS_URL=${OZYOPS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 echo "== tests on SQLite (with browser tests) =="
-"$VENV/bin/python" -m pytest
+"$VENV/bin/python" -m pytest -m "not postgres"
 
 PG_ADMIN_URL=${OZYOPS_TEST_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/test}
 if ! "$VENV/bin/python" -c "import psycopg,sys; psycopg.connect(sys.argv[1]).close()" "$PG_ADMIN_URL" 2>/dev/null; then
@@ -36,5 +40,5 @@ DB="ozyops_test_$$"
 psql_admin() { "$VENV/bin/python" -c "import psycopg,sys; c=psycopg.connect(sys.argv[1], autocommit=True); c.execute(sys.argv[2]); c.close()" "$PG_ADMIN_URL" "$1"; }
 psql_admin "CREATE DATABASE $DB"
 trap 'psql_admin "DROP DATABASE IF EXISTS $DB WITH (FORCE)"' EXIT
-echo "== tests on PostgreSQL =="
+echo "== tests on PostgreSQL (with the across-process and load-balancer tests) =="
 OZYOPS_TEST_DATABASE_URL="${PG_ADMIN_URL%/*}/$DB" "$VENV/bin/python" -m pytest -m "not browser"

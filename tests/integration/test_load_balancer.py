@@ -1,0 +1,78 @@
+"""deploy/nginx.conf, run by Debian's nginx in front of two gunicorn instances on loopback:
+sign-in through it works, the audit log has the client's address (not nginx's), and
+stopping one instance mid-run loses no signed-in session."""
+
+import re
+import shutil
+import subprocess
+
+import psycopg
+import pytest
+
+from tests.servers import (
+    ROOT,
+    Client,
+    free_port,
+    running,
+    seed,
+    shared_settings,
+    throwaway_database,
+)
+
+pytestmark = pytest.mark.postgres
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+CLIENT_ADDRESS = "127.0.0.2"  # the test's browser, distinct from nginx's 127.0.0.1
+
+
+@pytest.fixture
+def balanced(tmp_path):
+    with throwaway_database() as url:
+        settings = shared_settings(url, OZYOPS_LOGIN_RATE_LIMIT="100 per minute")
+        seed(url, settings, {"owner@example.com": ("owner", True)})
+        with running(settings) as first, running(settings) as second:
+            port = free_port()
+            conf = (ROOT / "deploy" / "nginx.conf").read_text()
+            conf = conf.replace("127.0.0.1:8001", f"127.0.0.1:{first.port}")
+            conf = conf.replace("127.0.0.1:8002", f"127.0.0.1:{second.port}")
+            conf = conf.replace("listen 127.0.0.1:8080", f"listen 127.0.0.1:{port}")
+            conf = re.sub(r"/run/nginx-ozyops\.pid", str(tmp_path / "nginx.pid"), conf)
+            conf = re.sub(r"/var/log/nginx/", f"{tmp_path}/", conf)
+            (tmp_path / "nginx.conf").write_text(conf)
+            nginx = [
+                NGINX,
+                "-p",
+                str(tmp_path),
+                "-c",
+                str(tmp_path / "nginx.conf"),
+                "-e",
+                str(tmp_path / "startup-error.log"),
+            ]
+            subprocess.run([*nginx, "-t"], check=True, capture_output=True)
+            subprocess.run(nginx, check=True, capture_output=True)
+            try:
+                yield f"http://127.0.0.1:{port}", first, url
+            finally:
+                subprocess.run([*nginx, "-s", "quit"], capture_output=True)
+
+
+def test_sign_in_through_nginx_records_the_clients_address(balanced):
+    base, _, database_url = balanced
+    browser = Client(source=CLIENT_ADDRESS)
+    assert browser.login(base, "owner@example.com").headers["Location"] == "/login/mfa"
+    assert browser.code(base).headers["Location"] == "/dashboard"
+    assert browser.get(f"{base}/dashboard").status_code == 200
+    with psycopg.connect(database_url) as conn:
+        addresses = {row[0] for row in conn.execute("SELECT ip FROM audit_events")}
+    assert addresses == {CLIENT_ADDRESS}
+
+
+def test_stopping_one_instance_loses_no_session(balanced):
+    base, first, _ = balanced
+    browser = Client(source=CLIENT_ADDRESS)
+    browser.login(base, "owner@example.com")
+    assert browser.code(base).headers["Location"] == "/dashboard"
+    first.stop()
+    for _ in range(6):  # nginx alternates; every request must still be signed in
+        assert browser.get(f"{base}/dashboard").status_code == 200
+    r = browser.post(f"{base}/logout", page=f"{base}/settings/profile")
+    assert r.status_code == 303

@@ -1,0 +1,85 @@
+"""The team page and the audit log issue a constant number of SQL statements, whatever
+the number of members (SPEC: small practices, but nothing quadratic either)."""
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, insert
+
+from ozyops import clock, passwords
+from ozyops.extensions import db
+from ozyops.models import AuditEvent, User
+
+
+@contextmanager
+def counting(app):
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def add_members(app, account_id, start, n):
+    digest = passwords.hash_password("x" * 12)
+    with app.app_context():
+        first = (
+            db.session.execute(
+                insert(User).returning(User.id),
+                [
+                    {
+                        "account_id": account_id,
+                        "email": f"m{i}-{account_id}@example.com",
+                        "name": f"Member {i:04}",
+                        "role": "member",
+                        "password_hash": digest,
+                        "active": True,
+                        "mfa_failures": 0,
+                    }
+                    for i in range(start, start + n)
+                ],
+            )
+            .scalars()
+            .all()
+        )
+        db.session.execute(
+            insert(AuditEvent),
+            [
+                {
+                    "account_id": account_id,
+                    "actor_id": uid,
+                    "target_id": uid,
+                    "event": "login",
+                    "ip": "127.0.0.1",
+                    "created_at": clock.utcnow(),
+                }
+                for uid in first
+            ],
+        )
+        db.session.commit()
+
+
+@pytest.mark.parametrize("url", ["/settings/team", "/settings/audit", "/settings/audit.csv"])
+def test_statement_count_does_not_grow_with_members(browser, factory, app, url):
+    account = factory.account(kind="law")
+    owner = factory.user(account_id=account, email="boss@example.com")
+    browser.login(owner.email)
+    browser.get(url).close()  # the first page after login stores its CSRF token once
+    counts, seen = [], []
+    for start, n in ((0, 10), (10, 990)):
+        add_members(app, account, start, n)
+        with counting(app) as statements:
+            r = browser.client.get(url)
+            assert r.status_code == 200
+            r.close()
+        counts.append(len(statements))
+        seen.append([s[:60] for s in statements])
+    assert counts[0] == counts[1], (counts, seen)
+    assert counts[0] <= 8, counts
