@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 
 from flask import Blueprint, Response, abort, request
 from flask_login import current_user, login_required
@@ -97,6 +98,16 @@ def export_audit():
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="ozyops-audit.csv"'},
     )
+
+
+@bp.app_template_filter("audit_details")
+def audit_details(details):
+    """`{"new": "admin", "old": "member"}` as `new: admin, old: member`, for people."""
+    try:
+        facts = json.loads(details)
+    except ValueError:
+        return details
+    return ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in facts.items() if v is not None)
 
 
 def _cell(value):

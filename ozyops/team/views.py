@@ -248,6 +248,10 @@ def transfer_ownership(user_id):
         return _member_page(target, 422, error_for="transfer")
     if error := _sudo_error(form):
         return _member_page(target, 422, error=error, error_for="transfer")
+    if request.form.get("confirm") != "yes":
+        return _member_page(
+            target, 422, error="Tick the box to confirm the new owner.", error_for="transfer"
+        )
     members.transfer_ownership(current_user, target)
     flash(f"{target.name} is now the owner. You are an admin.", "info")
     return redirect(url_for("team.show_team"), code=303)

@@ -100,6 +100,12 @@ class Screen:
         expect(login.status("You have logged out.")).to_be_visible()
         return login
 
+    def go_to_settings(self):
+        """Settings in the main navigation, which opens on Profile."""
+        self.main_nav.get_by_role("link", name="Settings").click()
+        ProfilePage(self.page).arrive()
+        return SettingsScreen(self.page)
+
     def go_to_security(self):
         """Settings > Profile > Security, through the links a person clicks."""
         self.main_nav.get_by_role("link", name="Settings").click()
@@ -285,3 +291,196 @@ class SecurityPage(Screen):
     def regenerate_recovery_key(self, code):
         """Expand "Regenerate recovery key", enter a current code, click its button."""
         self._confirm_with_code("Regenerate recovery key", code)
+
+
+# --- Settings > Team, a member's page, Add member, Audit log ---------------------------
+
+
+def member_url():
+    """A member's page, /settings/team/<id>, on the live server."""
+    return re.compile(r"^https?://[^/]+/settings/team/\d+(\?.*)?$")
+
+
+def javascript_on(page: Page):
+    """Whether this tab runs the page's scripts (htmx loaded): the same flow is driven with
+    and without, and a few checks (a swap without navigation) only mean something with."""
+    return page.evaluate("() => 'htmx' in window")
+
+
+class SettingsScreen(Screen):
+    """A Settings page, with the Settings navigation (Profile, Security, Team, Audit log)."""
+
+    @property
+    def settings_nav(self):
+        return self.page.get_by_role("navigation", name="Settings")
+
+    def go_to_team(self):
+        self.settings_nav.get_by_role("link", name="Team").click()
+        return TeamPage(self.page).arrive()
+
+    def go_to_audit_log(self):
+        self.settings_nav.get_by_role("link", name="Audit log").click()
+        return AuditLogPage(self.page).arrive()
+
+
+class TeamPage(SettingsScreen):
+    """Settings > Team: one row per member; Reset MFA swaps a confirmation into the row
+    (htmx), or opens it as a page of its own without JavaScript."""
+
+    path = "/settings/team"
+
+    def open(self):
+        self.page.goto(self.path)
+        return self.arrive()
+
+    def row(self, name):
+        """The member's row (and, while it is open, the confirmation that replaced it)."""
+        return self.page.get_by_role("row").filter(has_text=name)
+
+    def column(self, name, heading):
+        """The cell of `name`'s row under the column `heading` (MFA, Role, Last sign-in…)."""
+        headings = self.page.get_by_role("columnheader").all_inner_texts()
+        return self.row(name).get_by_role("cell").nth(headings.index(heading))
+
+    def reset_mfa_button(self, name):
+        """Reset MFA on `name`'s row (a link that looks like a button; its accessible name
+        says whose row it is)."""
+        return self.page.get_by_role("link", name=f"Reset MFA for {name}", exact=True)
+
+    @property
+    def reset_mfa_buttons(self):
+        return self.page.get_by_role("link", name=re.compile(r"^Reset MFA"))
+
+    def click_reset_mfa(self, name):
+        self.reset_mfa_button(name).click()
+        return ResetConfirmation(self.page).arrive()
+
+    def manage(self, name):
+        self.page.get_by_role("link", name=f"Manage {name}", exact=True).click()
+        return MemberPage(self.page).arrive()
+
+    def add_member(self):
+        self.page.get_by_role("link", name="Add member").click()
+        return AddMemberPage(self.page).arrive()
+
+
+class ResetConfirmation(SettingsScreen):
+    """The Reset MFA confirmation: a row in the Team table with JavaScript, a page of its
+    own (/settings/team/<id>/reset-mfa) without."""
+
+    @property
+    def box(self):
+        return self.page.get_by_role("row").filter(
+            has=self.page.get_by_role("button", name="Confirm")
+        )
+
+    def arrive(self):
+        self.box.wait_for()
+        return self.settled()
+
+    @property
+    def credential(self):
+        return self.box.get_by_label("Authentication code", exact=True)
+
+    def error(self):
+        return self.box.get_by_role("alert")
+
+    def confirm(self, credential=None):
+        """Click Confirm (after entering a code when one is asked). With JavaScript the row
+        swaps in place; without, the browser goes back to Team. Waits for either."""
+        if credential is not None:
+            self.credential.fill(credential)
+        if javascript_on(self.page):
+            self.box.get_by_role("button", name="Confirm").click()
+            self.settled()
+        else:
+            with self.page.expect_navigation():
+                self.box.get_by_role("button", name="Confirm").click()
+        return TeamPage(self.page)
+
+    def cancel(self):
+        """Cancel: the row comes back as it was (with JavaScript), or Team again (without)."""
+        self.box.get_by_role("link", name="Cancel").click()
+        if javascript_on(self.page):
+            self.box.wait_for(state="detached")
+            self.settled()
+        return TeamPage(self.page).arrive()
+
+
+class MemberPage(SettingsScreen):
+    """A member's page (Manage): role, password link, deactivate or reactivate."""
+
+    def arrive(self):
+        self.page.wait_for_url(member_url())
+        return self
+
+    def fact(self, term):
+        """The value next to `term` (Email, Role, Status, MFA) in the facts list."""
+        return self.page.locator("dl.facts dt").filter(has_text=term).locator("+ dd")
+
+    def _act(self, button):
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name=button, exact=True).click()
+        return self.arrive()
+
+    def deactivate(self, name):
+        return self._act(f"Deactivate {name}")
+
+    def reactivate(self, name):
+        return self._act(f"Reactivate {name}")
+
+
+class AddMemberPage(SettingsScreen):
+    path = "/settings/team/add"
+
+    def add(self, name, email, role="Member"):
+        """Fill in Name, Email and Role and click Add member; returns the invitation link."""
+        self.page.get_by_label("Name", exact=True).fill(name)
+        self.page.get_by_label("Email", exact=True).fill(email)
+        self.page.get_by_label("Role", exact=True).select_option(label=role)
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Add member").click()
+        self.page.get_by_role("heading", name=f"{name} was added").wait_for()
+        return self.page.locator("#invitation-link").inner_text().strip()
+
+
+class SetPasswordPage(Screen):
+    """An invitation or password-reset link: choose a password, then log in as usual."""
+
+    def open(self, link):
+        self.page.goto(link)
+        self.page.get_by_role("button", name="Set password").wait_for()
+        return self
+
+    def set_password(self, password=PASSWORD):
+        self.page.get_by_label("New password", exact=True).fill(password)
+        self.page.get_by_label("Type it again", exact=True).fill(password)
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Set password").click()
+        return LoginPage(self.page).arrive()
+
+
+class AuditLogPage(SettingsScreen):
+    path = "/settings/audit"
+
+    @property
+    def entries(self):
+        return self.page.get_by_role("table", name="Audit entries, newest first")
+
+    def rows(self):
+        """The entries' rows, newest first (not the heading row)."""
+        return self.entries.get_by_role("row").filter(has=self.page.get_by_role("cell"))
+
+    @property
+    def export_csv(self):
+        return self.page.get_by_role("link", name="Export CSV")
+
+    def filter_by_event(self, label):
+        """Choose an Event. With JavaScript the table follows the choice; without, click
+        Filter (a plain GET of the whole page)."""
+        self.page.get_by_label("Event", exact=True).select_option(label=label)
+        if javascript_on(self.page):
+            return self.settled()
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Filter").click()
+        return self.arrive()

@@ -235,9 +235,11 @@ def test_role_change_and_ownership_transfer_keep_exactly_one_owner(browser, clin
         page=f"{TEAM}/{clinic['member'].id}",
     )
     assert r.status_code == 422 and user(app, clinic["member"]).role == "admin"
-    r = browser.post(
-        f"{TEAM}/{clinic['admin'].id}/transfer", {}, page=f"{TEAM}/{clinic['admin'].id}"
-    )
+    page = f"{TEAM}/{clinic['admin'].id}"
+    r = browser.post(f"{page}/transfer", {}, page=page)
+    assert r.status_code == 422 and "Tick the box" in r.text
+    assert user(app, clinic["owner"]).role == "owner"
+    r = browser.post(f"{page}/transfer", {"confirm": "yes"}, page=page)
     assert r.status_code == 303
     assert user(app, clinic["admin"]).role == "owner" and user(app, clinic["owner"]).role == "admin"
     with app.app_context():

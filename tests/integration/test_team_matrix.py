@@ -12,7 +12,7 @@ ACTIONS = {
     "deactivate": ("active", {"active": "0"}),
     "reactivate": ("active", {"active": "1"}),
     "send_password_reset": ("password-link", {}),
-    "transfer_ownership": ("transfer", {}),
+    "transfer_ownership": ("transfer", {"confirm": "yes"}),
 }
 # Who may act on whom, for the member actions; anything not listed is 403 in the same
 # account. "admin" acting on "admin" is acting on oneself.

@@ -1,0 +1,440 @@
+"""Settings > Team as owners, admins and members meet it in a real browser (SPEC §4, §6):
+Reset MFA as help/mfa.md tells it ("If You Do Not Have Your Recovery Key"), sudo mode,
+Add member and the invitation link, deactivation, the audit log and its CSV, signing out
+other sessions, and how these pages look on a desktop and on a phone.
+
+Every person has their own browser context (their own cookies), as on their own computer.
+Flows marked with `any_page` run with JavaScript (htmx swaps rows in place) and without
+(plain links and form posts, whole pages): both must end the same way.
+"""
+
+import csv
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import DESKTOP, PHONE, TIMEOUT_MS
+from tests.browser.pages import (
+    Authenticator,
+    LoginPage,
+    SetPasswordPage,
+    TeamPage,
+    javascript_on,
+    url,
+)
+from tests.conftest import SECRET
+
+REQUIRED = "Required — not set up"
+WRONG_CODE = "That code didn't work"
+
+
+@pytest.fixture
+def clinic(factory):
+    """A healthcare practice (MFA mandatory) whose three people all have MFA set up."""
+    account = factory.account(kind="healthcare", name="Bright Smile")
+    people = {
+        "owner": ("dana@example.com", "Dana Owner"),
+        "admin": ("ali@example.com", "Ali Admin"),
+        "member": ("sam@example.com", "Sam Park"),
+    }
+    return {
+        role: factory.user(account_id=account, role=role, email=email, name=name, mfa=True)
+        for role, (email, name) in people.items()
+    }
+
+
+@pytest.fixture
+def browser_for(chromium, live_server):
+    """Another person's (or another device's) browser: a context of its own, with or
+    without JavaScript."""
+    contexts = []
+
+    def open_page(javascript=True):
+        context = chromium.new_context(
+            base_url=live_server, viewport=DESKTOP, java_script_enabled=javascript
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def log_in_with_code(page, email, clock):
+    """Password, then the current code from the authenticator (the tests' SECRET)."""
+    code_page = LoginPage(page).open().log_in_expecting_code(email)
+    return code_page.enter_expecting_dashboard(Authenticator(SECRET, clock).code())
+
+
+def team_from_dashboard(dashboard):
+    """Settings in the main navigation, then Team, as help/mfa.md says."""
+    return dashboard.go_to_settings().go_to_team()
+
+
+def watch_navigations(page):
+    """Mark the window and record every navigation of the tab from now on."""
+    navigations = []
+    page.on("framenavigated", lambda f: navigations.append(f.url) if f == page.main_frame else None)
+    page.evaluate("window.__marker = 1")
+    return navigations
+
+
+def assert_no_navigation(page, navigations, path):
+    assert page.evaluate("window.__marker") == 1, "the page was reloaded"
+    assert navigations == [], navigations
+    expect(page).to_have_url(url(path))
+
+
+def enrol_with_setup_key(security, clock):
+    security.enable()
+    phone = security.type_setup_key(clock)
+    security.verify_expecting_recovery_key(phone.code())
+    return security.saved_and_continue()
+
+
+# --- 1. help/mfa.md: "If You Do Not Have Your Recovery Key", the owner resets ----------
+
+
+def test_owner_resets_mfa_for_someone_without_their_recovery_key(
+    any_page, browser_for, clinic, clock
+):
+    page = any_page
+    sam = clinic["member"]
+
+    # "The Owner goes to Settings > Team."
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    js = javascript_on(page)
+    expect(team.column("Sam Park", "MFA")).to_have_text("Enabled")
+
+    # "They find your account and click Reset MFA."
+    if js:
+        navigations = watch_navigations(page)
+    confirmation = team.click_reset_mfa("Sam Park")
+    expect(confirmation.box).to_contain_text("Reset MFA for Sam Park (sam@example.com)?")
+    expect(confirmation.credential).to_have_count(0)  # signed in just now: no code asked
+    if js:
+        assert_no_navigation(page, navigations, "/settings/team")
+        expect(team.row("Dana Owner")).to_be_visible()  # the rest of the table is still there
+    else:
+        expect(page).to_have_url(url(f"/settings/team/{sam.id}/reset-mfa"))
+        expect(page).to_have_title("Reset MFA for Sam Park · OzyOps")
+
+    team = confirmation.confirm()
+
+    if js:
+        assert_no_navigation(page, navigations, "/settings/team")
+        expect(team.reset_mfa_button("Sam Park")).to_have_count(0)
+        expect(team.column("Sam Park", "MFA")).to_contain_text(REQUIRED)
+    else:
+        team.arrive()
+        expect(team.reset_mfa_button("Sam Park")).to_have_count(0)
+        expect(team.column("Sam Park", "MFA")).to_have_text(REQUIRED)
+    expect(team.status("MFA for Sam Park was reset.")).to_be_visible()
+    expect(team.reset_mfa_button("Ali Admin")).to_be_visible()  # nobody else was touched
+
+    # "You can now log in without MFA and set it up again on your new device."
+    sams_browser = browser_for(javascript=js)
+    security = LoginPage(sams_browser).open().log_in_to_security(sam.email)
+    expect(security.status("Your practice requires multi-factor authentication")).to_be_visible()
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is off\."))
+    dashboard = enrol_with_setup_key(security, clock)
+    security = dashboard.go_to_security()
+    expect(security.mfa_status).to_have_text(re.compile(r"^MFA is on\."))
+
+    team = TeamPage(page).open()
+    expect(team.column("Sam Park", "MFA")).to_have_text("Enabled")
+
+
+# --- 2. an admin resets a member; who sees what ----------------------------------------
+
+
+def test_admin_resets_a_member_but_not_the_owner_and_members_see_no_mfa(
+    page, browser_for, clinic, clock
+):
+    # Sam, a member, sees the team but no MFA column and no Reset MFA.
+    sams_browser = browser_for()
+    members_view = team_from_dashboard(
+        log_in_with_code(sams_browser, clinic["member"].email, clock)
+    )
+    expect(members_view.row("Dana Owner")).to_contain_text("dana@example.com")
+    expect(members_view.row("Ali Admin")).to_contain_text("Admin")
+    expect(sams_browser.get_by_role("columnheader")).to_have_text(["Name", "Email", "Role"])
+    expect(sams_browser.get_by_role("columnheader", name="MFA")).to_have_count(0)
+    expect(sams_browser.get_by_role("cell", name="Enabled")).to_have_count(0)
+    expect(members_view.reset_mfa_buttons).to_have_count(0)
+    expect(sams_browser.get_by_role("link", name="Add member")).to_have_count(0)
+    expect(members_view.settings_nav.get_by_role("link", name="Audit log")).to_have_count(0)
+
+    # Ali, an admin, may reset Sam but not the owner.
+    team = team_from_dashboard(log_in_with_code(page, clinic["admin"].email, clock))
+    expect(page.get_by_role("columnheader", name="MFA")).to_be_visible()
+    expect(team.column("Dana Owner", "MFA")).to_have_text("Enabled")
+    expect(team.row("Dana Owner")).to_be_visible()
+    expect(team.reset_mfa_button("Dana Owner")).to_have_count(0)  # not the owner
+    expect(team.reset_mfa_button("Ali Admin")).to_have_count(0)  # nor themself (Security)
+    expect(team.reset_mfa_buttons).to_have_count(1)  # Sam's only
+
+    navigations = watch_navigations(page)
+    confirmation = team.click_reset_mfa("Sam Park")
+    expect(confirmation.box).to_contain_text("Reset MFA for Sam Park")
+    team = confirmation.confirm()
+    assert_no_navigation(page, navigations, "/settings/team")
+    expect(team.column("Sam Park", "MFA")).to_contain_text(REQUIRED)
+    expect(team.status("MFA for Sam Park was reset.")).to_be_visible()
+    expect(team.reset_mfa_buttons).to_have_count(0)
+
+    # Sam's session ended with the reset; he logs in with his password and must enrol.
+    sams_browser.reload()
+    LoginPage(sams_browser).arrive().log_in_to_security(clinic["member"].email)
+
+
+# --- 3. sudo mode: more than 10 minutes after signing in, a code is asked --------------
+
+
+def test_reset_after_ten_minutes_asks_for_a_current_code(page, clinic, clock):
+    owner = Authenticator(SECRET, clock)
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    clock.advance(minutes=11)
+
+    confirmation = team.click_reset_mfa("Sam Park")
+    expect(confirmation.credential).to_be_visible()
+    expect(confirmation.box).to_contain_text(
+        "To confirm it is you, enter the current code from your authenticator app."
+    )
+
+    confirmation.confirm(owner.wrong_code())
+    expect(confirmation.error()).to_contain_text(WRONG_CODE)
+    expect(confirmation.credential).to_be_visible()
+    expect(team.status("was reset")).to_have_count(0)
+
+    team = confirmation.confirm(owner.code())  # a later step than the sign-in's code
+    expect(team.column("Sam Park", "MFA")).to_contain_text(REQUIRED)
+    expect(team.status("MFA for Sam Park was reset.")).to_be_visible()
+
+    # The code renewed the ten minutes: the next confirmation asks for nothing.
+    confirmation = team.click_reset_mfa("Ali Admin")
+    expect(confirmation.credential).to_have_count(0)
+    confirmation.confirm()
+    expect(team.column("Ali Admin", "MFA")).to_contain_text(REQUIRED)
+
+
+# --- 4. Add member and the invitation link ---------------------------------------------
+
+
+def test_add_member_and_the_invitation_link(any_page, browser_for, clinic, clock):
+    page = any_page
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+
+    add = team.add_member()
+    link = add.add("Robin Nurse", "robin@example.com", role="Member")
+
+    assert re.match(r"^https?://[^/]+/set-password/[\w-]+$", link), link
+    expect(page.get_by_text("works for 72 hours")).to_be_visible()
+    page.get_by_role("link", name="Back to Team").click()
+    team.arrive()
+    expect(team.row("Robin Nurse")).to_contain_text("(invited)")
+    expect(team.column("Robin Nurse", "MFA")).to_have_text(REQUIRED)
+    expect(team.column("Robin Nurse", "Last sign-in")).to_have_text("Never")
+
+    robins_browser = browser_for(javascript=javascript_on(page))
+    welcome = SetPasswordPage(robins_browser).open(link)
+    expect(robins_browser.get_by_role("heading", name="Welcome to OzyOps")).to_be_visible()
+    expect(robins_browser.get_by_text("Robin Nurse, choose a password")).to_be_visible()
+    login = welcome.set_password()
+    expect(login.status("Your password is set. Log in with it now.")).to_be_visible()
+
+    security = login.log_in_to_security("robin@example.com")
+    expect(security.status("Your practice requires multi-factor authentication")).to_be_visible()
+
+    # The link was for once (tried from another browser: Robin's own is held at enrolment).
+    someone_else = browser_for()
+    someone_else.goto(link)
+    expect(someone_else.get_by_role("alert")).to_contain_text("already been used")
+    expect(someone_else.get_by_role("button", name="Set password")).to_have_count(0)
+
+
+# --- 5. deactivate and reactivate ------------------------------------------------------
+
+
+def test_deactivation_signs_the_member_out_until_reactivated(page, browser_for, clinic, clock):
+    sam = clinic["member"]
+    sams_browser = browser_for()
+    log_in_with_code(sams_browser, sam.email, clock)
+
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    member = team.manage("Sam Park")
+    expect(page.get_by_role("heading", name="Sam Park", level=1)).to_be_visible()
+    expect(member.fact("Status")).to_have_text("Active")
+
+    member.deactivate("Sam Park")
+    expect(member.status("Sam Park was deactivated.")).to_be_visible()
+    expect(member.fact("Status")).to_have_text("Deactivated")
+    expect(page.get_by_role("button", name="Deactivate Sam Park")).to_have_count(0)
+
+    # Sam's open session is over at his next click, and he cannot log in again.
+    sams_browser.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    login = LoginPage(sams_browser).arrive()
+    login.submit(sam.email)
+    login.arrive()
+    expect(login.error()).to_contain_text("This account has been deactivated")
+
+    member.go_to_team()
+    expect(team.row("Sam Park")).to_contain_text("(deactivated)")
+    team.manage("Sam Park").reactivate("Sam Park")
+    expect(member.status("Sam Park was reactivated.")).to_be_visible()
+    expect(member.fact("Status")).to_have_text("Active")
+
+    clock.advance(seconds=30)
+    log_in_with_code(sams_browser, sam.email, clock)
+
+
+# --- 6. the audit log: entries, the Event filter, Export CSV ---------------------------
+
+
+def test_audit_log_shows_the_reset_filters_and_exports_csv(page, clinic, clock):
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    team.click_reset_mfa("Sam Park").confirm()
+    expect(team.status("MFA for Sam Park was reset.")).to_be_visible()
+
+    audit = team.go_to_audit_log()
+    newest = audit.rows().first
+    expect(newest.get_by_role("cell").nth(1)).to_contain_text("mfa reset")
+    expect(newest.get_by_role("cell").nth(2)).to_have_text("Dana Owner")
+    expect(newest.get_by_role("cell").nth(3)).to_have_text("Sam Park")
+    expect(audit.rows().filter(has_text="login")).not_to_have_count(0)
+    everything = audit.rows().count()
+    assert everything > 1
+
+    navigations = watch_navigations(page)
+    audit.filter_by_event("mfa reset")
+    expect(audit.rows()).to_have_count(1)
+    expect(audit.rows().first).to_contain_text("Sam Park")
+    expect(page.get_by_text("1 entry, page 1 of 1")).to_be_visible()
+    # The filter is put in the address (a reload keeps it) without loading a new page.
+    assert page.evaluate("window.__marker") == 1, "the page was reloaded"
+    assert all(url("/settings/audit").match(u) for u in navigations), navigations
+    expect(page).to_have_url(re.compile(r"/settings/audit\?.*event=mfa_reset"))
+
+    with page.expect_download() as download_info:
+        audit.export_csv.click()
+    download = download_info.value
+    assert download.suggested_filename == "ozyops-audit.csv"
+    with open(download.path(), encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][0] == "time_utc"
+    assert rows[0] == ["time_utc", "event", "actor", "target", "address", "user_agent", "details"]
+    assert ["mfa_reset", "dana@example.com", "sam@example.com"] in [r[1:4] for r in rows[1:]]
+
+
+def test_export_csv_after_filtering_exports_what_is_shown(page, clinic, clock):
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    team.click_reset_mfa("Sam Park").confirm()
+    expect(team.status("MFA for Sam Park was reset.")).to_be_visible()
+    audit = team.go_to_audit_log()
+    audit.filter_by_event("mfa reset")
+    expect(audit.rows()).to_have_count(1)
+
+    with page.expect_download() as download_info:
+        audit.export_csv.click()
+    with open(download_info.value.path(), encoding="utf-8", newline="") as f:
+        events = [row["event"] for row in csv.DictReader(f)]
+    assert events == ["mfa_reset"]
+
+
+# --- 7. Security: where you are signed in; sign out the others -------------------------
+
+
+def test_sign_out_other_sessions(page, browser_for, factory):
+    user = factory.user(kind="trades", email="pat@builders.example", name="Pat Builder")
+    laptop = page
+    other = browser_for()
+    LoginPage(other).open().log_in_to_dashboard(user.email)
+
+    security = LoginPage(laptop).open().log_in_to_dashboard(user.email).go_to_security()
+    signed_in = laptop.get_by_role("region", name="Where you are signed in")
+    expect(signed_in.get_by_role("listitem")).to_have_count(2)
+    expect(signed_in.get_by_role("listitem").filter(has_text="This device")).to_have_count(1)
+
+    with laptop.expect_navigation():
+        signed_in.get_by_role("button", name="Sign out other sessions").click()
+    security.arrive()
+    expect(security.status("You are now signed out everywhere else.")).to_be_visible()
+    expect(signed_in.get_by_role("listitem")).to_have_count(1)
+    expect(signed_in.get_by_role("button", name="Sign out other sessions")).to_have_count(0)
+
+    other.reload()
+    LoginPage(other).arrive()
+    laptop.reload()
+    security.arrive()
+
+
+# --- 8. how Team, a member's page and the audit log look on a desktop and a phone ------
+
+
+def look(page, shots, name, size):
+    """Save a full-page screenshot; check nothing is wider than the screen, not even a
+    table scrolled inside its box."""
+    page.set_viewport_size(size)
+    page.screenshot(
+        path=shots / f"team-{name}-{size['width']}x{size['height']}.png", full_page=True
+    )
+    widths = page.evaluate(
+        """() => ({
+            page: document.documentElement.scrollWidth,
+            screen: window.innerWidth,
+            tables: [...document.querySelectorAll('.table-wrap')]
+                .map(w => w.scrollWidth - w.clientWidth),
+        })"""
+    )
+    assert widths["page"] <= widths["screen"], f"{name} is wider than the screen: {widths}"
+    assert all(extra <= 0 for extra in widths["tables"]), f"{name}: table scrolls: {widths}"
+
+
+def on_screen(page, locator):
+    """Wholly within the screen's width, and big enough to tap (44 px high)."""
+    box = locator.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"], box
+    assert box["height"] >= 44, box
+
+
+def test_team_pages_on_a_desktop_and_a_phone(page, clinic, clock, shots):
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    for size in (DESKTOP, PHONE):
+        look(page, shots, "list", size)
+        on_screen(page, team.reset_mfa_button("Sam Park"))
+        on_screen(page, page.get_by_role("link", name="Add member"))
+
+    confirmation = team.click_reset_mfa("Sam Park")
+    for size in (DESKTOP, PHONE):
+        look(page, shots, "reset-confirmation", size)
+        on_screen(page, confirmation.box.get_by_role("button", name="Confirm"))
+
+    page.set_viewport_size(DESKTOP)
+    team = confirmation.cancel()
+    expect(team.column("Sam Park", "MFA")).to_have_text("Enabled")
+    member = team.manage("Sam Park")
+    for size in (DESKTOP, PHONE):
+        look(page, shots, "member", size)
+        on_screen(page, page.get_by_role("button", name="Deactivate Sam Park"))
+
+    audit = member.go_to_audit_log()
+    for size in (DESKTOP, PHONE):
+        look(page, shots, "audit", size)
+        on_screen(page, audit.export_csv)
+
+
+def test_filter_fields_do_not_overlap_and_are_big_enough_to_tap(page, factory):
+    owner = factory.user(kind="trades", email="pat@builders.example", name="Pat Builder")
+    settings = LoginPage(page).open().log_in_to_dashboard(owner.email).go_to_settings()
+    team = settings.go_to_team()
+    search = team.page.get_by_label("Find a member", exact=True)
+    audit = team.go_to_audit_log()
+    person = page.get_by_label("Person", exact=True).bounding_box()
+    event = page.get_by_label("Event", exact=True).bounding_box()
+    assert person["x"] + person["width"] <= event["x"], (person, event)
+    team = audit.go_to_team()
+    assert search.bounding_box()["height"] >= 44
