@@ -1,5 +1,7 @@
 """Creating accounts and users: the rules shared by first-run setup, the CLI and the team page."""
 
+import unicodedata
+
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +24,17 @@ def normalize_email(raw):
         raise AccountError("Enter a valid email address.") from None
 
 
+def clean_name(raw, what="a name"):
+    """A display name: trimmed, 1-120 characters, no control characters (they would break
+    a CSV export or, for NUL, PostgreSQL)."""
+    name = (raw or "").strip()
+    if not name or len(name) > 120:
+        raise AccountError(f"Enter {what} (at most 120 characters).")
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise AccountError(f"Enter {what} without control characters.")
+    return name
+
+
 def find_user_by_email(raw):
     """The user with this address, whatever its case, or None (also for malformed input)."""
     try:
@@ -37,9 +50,7 @@ def any_account_exists():
 
 def create_account(name, kind, owner_email, owner_name, owner_password):
     """A new account and its owner, committed; AccountError on bad input."""
-    name = (name or "").strip()
-    if not name or len(name) > 120:
-        raise AccountError("Enter the practice name (at most 120 characters).")
+    name = clean_name(name, "the practice name")
     if kind not in KINDS:
         raise AccountError(f"Kind must be one of: {', '.join(KINDS)}.")
     if db.session.scalar(select(Account).where(func.lower(Account.name) == name.lower())):
@@ -69,9 +80,7 @@ def add_user(account_name, email, name, role, password):
 
 def _new_user(account, email, name, role, password):
     email = normalize_email(email)
-    name = (name or "").strip()
-    if not name or len(name) > 120:
-        raise AccountError("Enter a name (at most 120 characters).")
+    name = clean_name(name)
     if problem := passwords.problem_with(password):
         raise AccountError(problem)
     if db.session.scalar(select(User.id).where(User.email == email)):

@@ -79,7 +79,9 @@ def reset_mfa_command(email, reason):
     user = _run(lambda: find_user_by_email(email))
     if user is None:
         raise click.ClickException(f"No user with the email {email!r}.")
-    _run(lambda: mfa.reset(user, actor=None, reason=reason[:500], via="cli"))
+    if not _run(lambda: mfa.reset(user, actor=None, reason=reason[:500], via="cli")):
+        click.echo(f"{user.email} has no MFA set up: nothing to reset.")
+        return
     current_app.logger.info("operator reset MFA of user %s", user.id)
     click.echo(f"MFA reset for {user.email}; they can log in with their password and set it up.")
 

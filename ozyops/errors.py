@@ -1,9 +1,10 @@
 """Friendly error pages; for htmx requests a small fragment swapped into the page's
 alert region instead of the component that asked."""
 
-from flask import flash, request, session, url_for
+from flask import current_app, flash, make_response, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from . import htmx
@@ -63,7 +64,24 @@ def _http(error):
 
 def _server_error(error):
     db.session.rollback()
+    if isinstance(getattr(error, "original_exception", None), DBAPIError):
+        return _unavailable()
     return _render(500, *MESSAGES[500])
+
+
+def _unavailable():
+    """The database does not answer: a plain 503 page that needs nothing from it (no
+    signed-in navigation, no session), so sign-in fails closed and says why."""
+    # Straight from the Jinja environment: Flask's context processors would reach for the
+    # session, which may be what failed to load.
+    name = "errors/_unavailable.html" if htmx.is_htmx() else "errors/unavailable.html"
+    page = current_app.jinja_env.get_template(name).render()
+    response = make_response(page, 503)
+    response.headers["Retry-After"] = "30"
+    if htmx.is_htmx():
+        response.headers["HX-Retarget"] = "#alerts"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
 
 
 def _render(status, title, text, headers=None):

@@ -240,7 +240,8 @@ def disable(user, code, now):
         raise MfaError("MFA is already off.")
     check = verify_code(user, code, now)
     if check.ok:
-        _clear(user)
+        for column, value in RESET_VALUES.items():
+            setattr(user, column, value)
         audit.record("mfa_disabled", actor=user, target=user)
         db.session.commit()
         notify.send(user, "mfa_disabled")
@@ -261,20 +262,42 @@ def regenerate_recovery_key(user, code, now):
     return check, key
 
 
+RESET_VALUES = {
+    "totp_secret": None,
+    "totp_last_step": None,
+    "pending_totp_secret": None,
+    "pending_totp_created_at": None,
+    "recovery_key_hash": None,
+    "mfa_failures": 0,
+    "mfa_locked_until": None,
+}
+
+
 def reset(target, actor, reason=None, via="team"):
-    """Clear `target`'s authenticator, recovery key and lock, and end their sessions."""
-    _clear(target)
+    """Clear `target`'s authenticator, recovery key and lock, and end their sessions.
+
+    Exactly once: a double-clicked Confirm finds nothing left to clear, so it writes no
+    second audit entry and sends no second notice. Returns whether this call did it.
+    """
+    won = db.session.execute(
+        update(User)
+        .where(
+            User.id == target.id,
+            or_(
+                User.totp_secret.is_not(None),
+                User.recovery_key_hash.is_not(None),
+                User.pending_totp_secret.is_not(None),
+                User.mfa_locked_until.is_not(None),
+                User.mfa_failures > 0,
+            ),
+        )
+        .values(**RESET_VALUES)
+    ).rowcount
+    if not won:
+        db.session.rollback()
+        return False
     audit.record("mfa_reset", actor=actor, target=target, via=via, reason=reason)
     db.session.commit()
     sessions.end_all_for(target.id)
     notify.send(target, "mfa_reset", actor=actor)
-
-
-def _clear(user):
-    user.totp_secret = None
-    user.totp_last_step = None
-    user.pending_totp_secret = None
-    user.pending_totp_created_at = None
-    user.recovery_key_hash = None
-    user.mfa_failures = 0
-    user.mfa_locked_until = None
+    return True

@@ -4,7 +4,7 @@ views with `permissions.can` before any of these is called; these own the transa
 from sqlalchemy import select
 
 from .. import audit, links, notify, sessions
-from ..accounts import AccountError, normalize_email
+from ..accounts import AccountError, clean_name, normalize_email
 from ..extensions import db
 from ..models import User
 from ..security import mfa
@@ -13,9 +13,7 @@ from ..security import mfa
 def invite(actor, email, name, role, now):
     """A new member with no password yet, and their invitation link token."""
     email = normalize_email(email)
-    name = (name or "").strip()
-    if not name or len(name) > 120:
-        raise AccountError("Enter a name (at most 120 characters).")
+    name = clean_name(name)
     if role not in ("admin", "member"):
         raise AccountError("Choose admin or member.")
     if db.session.scalar(select(User.id).where(User.email == email)):
