@@ -1,8 +1,8 @@
 """Forms shared across blueprints."""
 
 from flask_wtf import FlaskForm
-from wtforms import StringField
-from wtforms.validators import InputRequired, Length
+from wtforms import PasswordField, StringField
+from wtforms.validators import InputRequired, Length, Optional
 
 
 class EmptyForm(FlaskForm):
@@ -24,3 +24,10 @@ class CodeForm(FlaskForm):
             "spellcheck": "false",
         },
     )
+
+
+class SudoForm(FlaskForm):
+    """A sensitive action's form. `credential` (a current code, or the password for someone
+    without MFA) is asked only when sudo mode has lapsed: see security/sudo.py."""
+
+    credential = PasswordField("Authentication code", validators=[Optional(), Length(max=256)])

@@ -13,8 +13,7 @@ from markupsafe import Markup
 from .. import audit, clock, htmx, sessions
 from ..auth import sso
 from ..extensions import db
-from ..forms import CodeForm
-from ..team.forms import SudoForm
+from ..forms import CodeForm, SudoForm
 from . import mfa, sudo, totp
 
 bp = Blueprint("security", __name__, url_prefix="/settings/profile")

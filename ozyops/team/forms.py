@@ -1,15 +1,12 @@
-"""Team forms. Every sensitive one carries `credential`: a current code, or the password for
-someone without MFA, asked only when the last proof of identity is over 10 minutes old."""
+"""Team forms. The sensitive ones extend SudoForm (ozyops/forms.py)."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms import EmailField, SelectChoice, SelectField, StringField
+from wtforms.validators import InputRequired, Length
+
+from ..forms import SudoForm
 
 ROLE_CHOICES = [SelectChoice("member", "Member"), SelectChoice("admin", "Admin")]
-
-
-class SudoForm(FlaskForm):
-    credential = PasswordField("Authentication code", validators=[Optional(), Length(max=256)])
 
 
 class RoleForm(SudoForm):

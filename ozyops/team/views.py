@@ -8,11 +8,11 @@ from sqlalchemy import or_, select
 from .. import audit, clock, htmx, notify
 from ..accounts import AccountError
 from ..extensions import db
-from ..forms import EmptyForm
+from ..forms import EmptyForm, SudoForm
 from ..models import User
 from ..security import sudo
 from . import members
-from .forms import AddMemberForm, RoleForm, SudoForm
+from .forms import AddMemberForm, RoleForm
 from .permissions import can, may_grant
 
 bp = Blueprint("team", __name__, url_prefix="/settings/team")
@@ -189,16 +189,27 @@ def _member_page(target, status=200, **context):
     return render_template("team/member.html", m=target, **context), status
 
 
+def _member_action(user_id, action, section, form_class=SudoForm):
+    """The checks every action on a member page shares: the member is in this account
+    (else 404), `can` allows `action` (else 403), the form is valid and sudo mode holds.
+    Returns (target, form, refusal); refusal is the member page explaining what is missing."""
+    target = _target(user_id)
+    _require(action, target)
+    form = form_class()
+    extra = {"role_form": form} if form_class is RoleForm else {}
+    if not form.validate_on_submit():
+        return target, form, _member_page(target, 422, error_for=section, **extra)
+    if error := _sudo_error(form):
+        return target, form, _member_page(target, 422, error=error, error_for=section, **extra)
+    return target, form, None
+
+
 @bp.post("/<int:user_id>/role")
 @login_required
 def change_role(user_id):
-    target = _target(user_id)
-    _require("change_role", target)
-    form = RoleForm()
-    if not form.validate_on_submit():
-        return _member_page(target, 422, role_form=form, error_for="role")
-    if error := _sudo_error(form):
-        return _member_page(target, 422, role_form=form, error=error, error_for="role")
+    target, form, refusal = _member_action(user_id, "change_role", "role", RoleForm)
+    if refusal:
+        return refusal
     members.change_role(current_user, target, form.role.data)
     flash(f"{target.name} is now {target.role}.", "info")
     return redirect(url_for("team.show_member", user_id=target.id), code=303)
@@ -208,14 +219,11 @@ def change_role(user_id):
 @login_required
 def set_active(user_id):
     """Deactivate or reactivate (the form says which)."""
-    target = _target(user_id)
     active = request.form.get("active") == "1"
-    _require("reactivate" if active else "deactivate", target)
-    form = SudoForm()
-    if not form.validate_on_submit():
-        return _member_page(target, 422, error_for="active")
-    if error := _sudo_error(form):
-        return _member_page(target, 422, error=error, error_for="active")
+    action = "reactivate" if active else "deactivate"
+    target, _, refusal = _member_action(user_id, action, "active")
+    if refusal:
+        return refusal
     members.set_active(current_user, target, active)
     flash(f"{target.name} was {'reactivated' if active else 'deactivated'}.", "info")
     return redirect(url_for("team.show_member", user_id=target.id), code=303)
@@ -225,13 +233,9 @@ def set_active(user_id):
 @login_required
 def create_password_link(user_id):
     """A one-time link (24 hours) for the member to set a new password."""
-    target = _target(user_id)
-    _require("send_password_reset", target)
-    form = SudoForm()
-    if not form.validate_on_submit():
-        return _member_page(target, 422, error_for="link")
-    if error := _sudo_error(form):
-        return _member_page(target, 422, error=error, error_for="link")
+    target, _, refusal = _member_action(user_id, "send_password_reset", "link")
+    if refusal:
+        return refusal
     token = members.password_reset_link(current_user, target, clock.now())
     link = url_for("auth.set_password", token=token, _external=True)
     notify.send_link(target, "reset", link)
@@ -241,13 +245,10 @@ def create_password_link(user_id):
 @bp.post("/<int:user_id>/transfer")
 @login_required
 def transfer_ownership(user_id):
-    target = _target(user_id)
-    _require("transfer_ownership", target)
-    form = SudoForm()
-    if not form.validate_on_submit():
-        return _member_page(target, 422, error_for="transfer")
-    if error := _sudo_error(form):
-        return _member_page(target, 422, error=error, error_for="transfer")
+    """Make owner: the old owner becomes an admin, after a ticked confirmation."""
+    target, _, refusal = _member_action(user_id, "transfer_ownership", "transfer")
+    if refusal:
+        return refusal
     if request.form.get("confirm") != "yes":
         return _member_page(
             target, 422, error="Tick the box to confirm the new owner.", error_for="transfer"
