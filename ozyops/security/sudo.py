@@ -34,6 +34,16 @@ def credential_label(user):
     return "Authentication code" if user.mfa_enabled else "Your password"
 
 
+def refusal(user, credential, now):
+    """None when sudo mode holds (recent proof, or a good `credential` now, which renews
+    it); else the message to show beside the form."""
+    if is_recent(now):
+        return None
+    if not credential:
+        return f"For your security, enter your {credential_label(user).lower()}."
+    return confirm(user, credential, now)
+
+
 def confirm(user, credential, now):
     """Check a fresh code (or password) and, when right, renew the window.
 

@@ -43,11 +43,8 @@ def unlink_identity(identity_id):
     form = SudoForm()
     if not form.validate_on_submit():
         return _profile_page(422)
-    now = clock.now()
-    if not sudo.is_recent(now):
-        problem = sudo.confirm(current_user, form.credential.data, now)
-        if problem:
-            return _profile_page(422, problem)
+    if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
+        return _profile_page(422, problem)
     try:
         link = sso.unlink(current_user, identity_id)
     except sso.SsoError as e:

@@ -45,17 +45,6 @@ def _require(action, target=None):
         abort(403)
 
 
-def _sudo_error(form):
-    """None when this session proved itself in the last 10 minutes or `form` brings a
-    good credential now; else the message to show."""
-    now = clock.now()
-    if sudo.is_recent(now):
-        return None
-    if not form.credential.data:
-        return f"For your security, enter your {sudo.credential_label(current_user).lower()}."
-    return sudo.confirm(current_user, form.credential.data, now)
-
-
 @bp.get("")
 @login_required
 def show_team():
@@ -117,7 +106,7 @@ def reset_mfa(user_id):
     form = SudoForm()
     error = None
     if request.method == "POST" and form.validate_on_submit():
-        error = _sudo_error(form)
+        error = sudo.refusal(current_user, form.credential.data, clock.now())
         if error is None:
             members.reset_mfa(current_user, target)
             message = (
@@ -199,7 +188,7 @@ def _member_action(user_id, action, section, form_class=SudoForm):
     extra = {"role_form": form} if form_class is RoleForm else {}
     if not form.validate_on_submit():
         return target, form, _member_page(target, 422, error_for=section, **extra)
-    if error := _sudo_error(form):
+    if error := sudo.refusal(current_user, form.credential.data, clock.now()):
         return target, form, _member_page(target, 422, error=error, error_for=section, **extra)
     return target, form, None
 
