@@ -71,6 +71,7 @@ def enabled(app):
 
 
 def client(provider):
+    """The Authlib client for a configured provider, else None."""
     if provider not in PROVIDERS:
         return None
     return current_app.extensions["ozyops.oauth"].create_client(provider)

@@ -60,9 +60,7 @@ def _login_page(form, error, status):
 @bp.get("/login/<any(google, microsoft):provider>")
 def sso_start(provider):
     """Sign in with Google / Microsoft: off to the provider, with state, nonce and PKCE."""
-    client = sso.client(provider) if provider in sso.enabled(current_app) else None
-    if client is None:
-        abort(404)
+    client = sso.client(provider) or abort(404)  # only configured providers exist
     session["sso_next"] = signin.safe_next(request.args.get("next"))
     try:
         return client.authorize_redirect(
@@ -75,9 +73,7 @@ def sso_start(provider):
 @bp.get("/login/<any(google, microsoft):provider>/callback")
 def sso_callback(provider):
     """Back from the provider: check everything, then the same MFA step as a password."""
-    client = sso.client(provider) if provider in sso.enabled(current_app) else None
-    if client is None:
-        abort(404)
+    client = sso.client(provider) or abort(404)  # only configured providers exist
     if request.args.get("error"):
         return _sso_failed(provider, "cancelled")
     try:
