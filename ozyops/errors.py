@@ -28,10 +28,9 @@ MESSAGES = {
 }
 
 
-# Forms that work signed out: a stale one of these is re-shown, not sent to /login.
-PUBLIC_FORMS = frozenset(
-    {"auth.login", "auth.login_mfa", "auth.login_recovery", "main.setup", "auth.set_password"}
-)
+# Forms that stand alone, signed out: a stale one of these is explained where it is. Any
+# other stale form (the code step included) means the session ended: back to /login.
+PUBLIC_FORMS = frozenset({"auth.login", "main.setup", "auth.set_password"})
 
 
 def init_app(app):

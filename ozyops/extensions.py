@@ -2,6 +2,7 @@
 
 import os
 
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -30,6 +31,11 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address)
+# N.B. one per-address budget (LOGIN_RATE_LIMIT) for every post that carries a password,
+# a code or a recovery key: sign-in steps, MFA changes and sudo-mode confirmations alike.
+credential_limit = limiter.shared_limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="credentials", methods=["POST"]
+)
 
 
 @event.listens_for(Engine, "connect")

@@ -2,6 +2,7 @@
 otherwise to the app log. A failure to send never breaks the action that caused it."""
 
 import smtplib
+import ssl
 from email.message import EmailMessage
 
 from flask import current_app
@@ -21,6 +22,8 @@ MESSAGES = {
     "password_probably_known": "Someone entered your correct OzyOps password but then several "
     "wrong authentication codes. Your password is probably known to someone else: change it.",
     "role_changed": "Your role in your practice's OzyOps account was changed.",
+    "password_changed": "Your OzyOps password was changed, and every other session of yours "
+    "was signed out.",
 }
 # What the account's owner is told when one of these happens to someone else.
 OWNER_COPIES = {
@@ -73,7 +76,7 @@ def _deliver(user, what, body):
     try:
         with smtplib.SMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=10) as smtp:
             if config.get("MAIL_USE_TLS"):
-                smtp.starttls()
+                smtp.starttls(context=ssl.create_default_context())  # verifies the server
             if config.get("MAIL_USERNAME"):
                 smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
             smtp.send_message(msg)

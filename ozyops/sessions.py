@@ -59,6 +59,14 @@ def authenticate(session, user, idle_minutes, now):
     }
 
 
+def forget(session):
+    """Empty the session and drop its row at the end of this request; a message flashed
+    afterwards travels in a new, anonymous session."""
+    session.clear()
+    session.meta = {}
+    session.rotate()
+
+
 def mark_reauthenticated(session, now):
     """Record a fresh proof of identity (code or password) for sudo-mode checks."""
     session.meta["authenticated_at"] = now
@@ -79,7 +87,11 @@ def active_for(user_id, now):
     with db.engine.connect() as conn:
         rows = conn.execute(
             select(_table)
-            .where(_table.c.user_id == user_id, _table.c.expires_at > clock.naive(now))
+            .where(
+                _table.c.user_id == user_id,
+                _table.c.authenticated_at.is_not(None),  # not half-logins at the code step
+                _table.c.expires_at > clock.naive(now),
+            )
             .order_by(_table.c.last_seen_at.desc())
         ).all()
     return [r for r in rows if not _idle_expired(r, clock.naive(now))]

@@ -42,3 +42,11 @@ class SetPasswordForm(FlaskForm):
         ],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class ChangePasswordForm(SetPasswordForm):
+    current = PasswordField(
+        "Current password",
+        validators=[Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )

@@ -55,6 +55,10 @@ def after_first_factor(user, next_url, method="password"):
     if user.mfa_enabled:
         session.clear()
         session.rotate()
+        # N.B. the row (not the cookie data) names the user, so ending that person's
+        # sessions (password change, MFA reset, recovery key) ends this half-login too.
+        # authenticated_at stays empty: the row authenticates nothing.
+        session.meta = {"user_id": user.id, "created_at": now}
         limit = timedelta(minutes=current_app.config["PENDING_LOGIN_MIN"])
         session[PENDING_KEY] = {
             "user_id": user.id,
@@ -76,7 +80,9 @@ def pending_user():
     if datetime.fromisoformat(pending["until"]) <= clock.utcnow():
         return None
     user = db.session.get(User, pending["user_id"])
-    return user if user is not None and user.active else None
+    # Deactivated, or MFA reset meanwhile (by an admin, or a recovery key elsewhere):
+    # this half-login is over; the password step decides again.
+    return user if user is not None and user.active and user.mfa_enabled else None
 
 
 def pending_expired():
@@ -86,7 +92,9 @@ def pending_expired():
 
 
 def abandon_pending():
+    """Forget the half-login: the session row goes (see sessions.forget)."""
     session.pop(PENDING_KEY, None)
+    sessions.forget(session)
 
 
 def count_pending_failure(user):
@@ -128,7 +136,7 @@ def logout(user):
         audit.record("logout", actor=user, target=user)
         db.session.commit()
     logout_user()
-    session.clear()
+    sessions.forget(session)
 
 
 def safe_next(url):

@@ -17,7 +17,7 @@ from joserfc.errors import JoseError
 from requests import RequestException
 
 from .. import audit, clock, htmx, links
-from ..extensions import db, limiter
+from ..extensions import credential_limit, db
 from ..forms import CodeForm
 from ..security import mfa
 from . import signin, sso
@@ -25,14 +25,9 @@ from .forms import LoginForm, RecoveryForm, SetPasswordForm
 
 bp = Blueprint("auth", __name__)
 
-# N.B. one per-address budget shared by password, code and recovery-key posts.
-sign_in_limit = limiter.shared_limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="sign-in", methods=["POST"]
-)
-
 
 @bp.route("/login", methods=["GET", "POST"])
-@sign_in_limit
+@credential_limit
 def login():
     """The password step."""
     if current_user.is_authenticated:
@@ -114,9 +109,10 @@ def _pending_or_restart():
     """The pending user, or a redirect to /login explaining why the step is over."""
     user = signin.pending_user()
     if user is None:
-        if signin.pending_expired():
-            flash("Your sign-in took longer than 10 minutes. Log in again.", "info")
+        expired = signin.pending_expired()
         signin.abandon_pending()
+        if expired:
+            flash("Your sign-in took longer than 10 minutes. Log in again.", "info")
         return None, redirect(url_for("auth.login"), code=303)
     return user, None
 
@@ -128,7 +124,7 @@ def _restart_after(check, user):
 
 
 @bp.route("/login/mfa", methods=["GET", "POST"])
-@sign_in_limit
+@credential_limit
 def login_mfa():
     """The code step, after a correct password (or SSO)."""
     user, restart = _pending_or_restart()
@@ -152,7 +148,7 @@ def login_mfa():
 
 
 @bp.route("/login/recovery", methods=["GET", "POST"])
-@sign_in_limit
+@credential_limit
 def login_recovery():
     """Sign in with the recovery key instead of a code; it is used up and MFA must be set
     up again on the new device."""
@@ -189,7 +185,7 @@ def logout():
 
 
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
-@sign_in_limit
+@credential_limit
 def set_password(token):
     """An invitation or password-reset link. It sets a password and sends the person to
     log in as usual: it never signs anyone in, so it cannot step around MFA."""

@@ -155,6 +155,8 @@ def verify_code(user, code, now):
     """Check a sign-in (or confirmation) code: lockout, ±1 step, single use, failure count."""
     if until := locked_until(user, now):
         return Check(Outcome.LOCKED, locked_until=until)
+    if not user.mfa_enabled:
+        return Check(Outcome.INVALID)  # reset meanwhile: nothing can match
     secret = open_(user.totp_secret)
     step = totp.matching_step(secret, code, now.timestamp())
     if step is not None:

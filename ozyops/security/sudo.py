@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from flask import session
 
-from .. import clock, passwords, sessions
+from .. import audit, clock, passwords, sessions
+from ..extensions import db
 from . import mfa
 
 WINDOW = timedelta(minutes=10)
@@ -54,6 +55,8 @@ def confirm(user, credential, now):
         if not check.ok:
             return check.message
     elif not passwords.verify_password(user.password_hash, credential or ""):
+        audit.record("reauth_failed", target=user)
+        db.session.commit()
         return "That password is not right."
     sessions.mark_reauthenticated(session, clock.naive(now))
     return None

@@ -10,9 +10,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from .. import audit, clock, htmx, sessions
+from .. import audit, clock, htmx, notify, passwords, sessions
 from ..auth import sso
-from ..extensions import db
+from ..auth.forms import ChangePasswordForm
+from ..extensions import credential_limit, db
 from ..forms import CodeForm, SudoForm
 from . import mfa, sudo, totp
 
@@ -26,17 +27,20 @@ def show_profile():
     return _profile_page()
 
 
-def _profile_page(status=200, error=None):
+def _profile_page(status=200, error=None, **context):
+    context.setdefault("password_form", ChangePasswordForm(formdata=None))
     return render_template(
         "security/profile.html",
         identities=sso.identities(current_user),
         providers=sso.PROVIDERS,
         form=SudoForm(formdata=None),
         error=error,
+        **context,
     ), status
 
 
 @bp.post("/sign-in/<int:identity_id>/unlink")
+@credential_limit
 @login_required
 def unlink_identity(identity_id):
     """Remove a linked Google or Microsoft sign-in (sudo mode; never the last way in)."""
@@ -53,6 +57,39 @@ def unlink_identity(identity_id):
         abort(404)
     flash(f"Sign in with {sso.PROVIDERS[link.provider]} is removed.", "info")
     return redirect(url_for("security.show_profile"), code=303)
+
+
+@bp.post("/password")
+@credential_limit
+@login_required
+def change_password():
+    """Change password: the current one (or, with none yet, sudo mode), then the new one
+    twice. Every other session of this person ends."""
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return _profile_page(422, password_form=form)
+    if current_user.password_hash:
+        if not passwords.verify_password(current_user.password_hash, form.current.data or ""):
+            audit.record("reauth_failed", target=current_user)
+            db.session.commit()
+            return _password_refused(form, "That is not your current password.")
+    elif not sudo.is_recent(clock.now()):
+        return _password_refused(
+            form, "For your security, sign in again, then set a password within 10 minutes."
+        )
+    if problem := passwords.problem_with(form.password.data):
+        return _profile_page(422, password_form=form, new_password_problem=problem)
+    current_user.password_hash = passwords.hash_password(form.password.data)
+    audit.record("password_changed", actor=current_user, target=current_user)
+    db.session.commit()
+    sessions.end_all_for(current_user.id, keep_sid=session.sid)
+    notify.send(current_user, "password_changed")
+    flash("Your password is changed. You are signed out everywhere else.", "info")
+    return redirect(url_for("security.show_profile"), code=303)
+
+
+def _password_refused(form, message):
+    return _profile_page(422, password_form=form, password_problem=message)
 
 
 @bp.get("/security")
@@ -73,6 +110,7 @@ def start_enrolment():
 
 
 @bp.post("/security/verify")
+@credential_limit
 @login_required
 def verify_enrolment():
     """Verify and Enable: a correct code turns MFA on and shows the recovery key once."""
@@ -98,6 +136,7 @@ def verify_enrolment():
 
 
 @bp.post("/security/disable")
+@credential_limit
 @login_required
 def disable_mfa():
     """Disable MFA with a current code; refused where the account requires MFA."""
@@ -121,6 +160,7 @@ def disable_mfa():
 
 
 @bp.post("/security/recovery-key")
+@credential_limit
 @login_required
 def regenerate_recovery_key():
     """Regenerate recovery key with a current code; the old key stops working."""

@@ -7,7 +7,7 @@ from sqlalchemy import or_, select
 
 from .. import audit, clock, htmx, notify
 from ..accounts import AccountError
-from ..extensions import db
+from ..extensions import credential_limit, db
 from ..forms import EmptyForm, SudoForm
 from ..models import User
 from ..security import sudo
@@ -73,12 +73,16 @@ def show_team():
 
 
 @bp.post("/require-mfa")
+@credential_limit
 @login_required
 def set_require_mfa():
     """Require MFA for everyone (trades and law accounts; the owner only)."""
     _require("set_require_mfa")
-    form = EmptyForm()
+    form = SudoForm()
     if form.validate_on_submit():
+        if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
+            flash(problem, "error")
+            return htmx.redirect_to(url_for("team.show_team"))
         account = current_user.account
         account.require_mfa = request.form.get("require_mfa") == "on"
         audit.record(
@@ -98,6 +102,7 @@ def set_require_mfa():
 
 
 @bp.route("/<int:user_id>/reset-mfa", methods=["GET", "POST"])
+@credential_limit
 @login_required
 def reset_mfa(user_id):
     """Reset MFA: GET swaps in the confirmation naming the person; POST (Confirm) does it."""
@@ -194,6 +199,7 @@ def _member_action(user_id, action, section, form_class=SudoForm):
 
 
 @bp.post("/<int:user_id>/role")
+@credential_limit
 @login_required
 def change_role(user_id):
     target, form, refusal = _member_action(user_id, "change_role", "role", RoleForm)
@@ -205,6 +211,7 @@ def change_role(user_id):
 
 
 @bp.post("/<int:user_id>/active")
+@credential_limit
 @login_required
 def set_active(user_id):
     """Deactivate or reactivate (the form says which)."""
@@ -219,6 +226,7 @@ def set_active(user_id):
 
 
 @bp.post("/<int:user_id>/password-link")
+@credential_limit
 @login_required
 def create_password_link(user_id):
     """A one-time link (24 hours) for the member to set a new password."""
@@ -232,6 +240,7 @@ def create_password_link(user_id):
 
 
 @bp.post("/<int:user_id>/transfer")
+@credential_limit
 @login_required
 def transfer_ownership(user_id):
     """Make owner: the old owner becomes an admin, after a ticked confirmation."""

@@ -196,3 +196,13 @@ def test_stale_htmx_post_after_idle_logoff_goes_to_login_with_the_reason(browser
 def test_stale_login_form_is_explained_on_the_same_page(browser):
     r = browser.client.post("/login", data={"email": "a@example.com", "password": "x"})
     assert r.status_code == 400 and "This form has expired" in r.text
+
+
+def test_logout_deletes_the_session_row(browser, factory, app):
+    factory.user(email="pat@example.com")
+    browser.login("pat@example.com")
+    browser.logout()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ServerSession)) <= 1
+        rows = db.session.scalars(select(ServerSession)).all()
+        assert all(row.user_id is None for row in rows)  # at most the new anonymous one

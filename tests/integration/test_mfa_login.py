@@ -201,3 +201,35 @@ def test_recovery_key_login_ends_the_other_sessions(browser, make_browser, doc):
     browser.post("/login/recovery", {"recovery_key": RECOVERY_KEY}, page="/login/recovery")
     assert stolen.get("/dashboard").status_code == 302
     assert browser.get("/settings/profile/security").status_code == 200
+
+
+def test_a_reset_during_the_code_step_sends_back_to_the_password(browser, doc, app, runner):
+    browser.login(doc.email)
+    browser.get("/login/mfa")
+    assert runner.invoke(args=["reset-mfa", doc.email, "--reason", "t"]).exit_code == 0
+    r = browser.post("/login/mfa", {"code": browser.code()})
+    assert r.status_code == 303 and r.headers["Location"] == "/login"
+
+
+def test_a_password_reset_ends_a_half_finished_sign_in(browser, doc, app, clock):
+    from ozyops import links
+    from ozyops.models import User
+
+    browser.login(doc.email)  # someone who knows the old password, at the code step
+    with app.app_context():
+        token = links.issue(db.session.get(User, doc.id), "reset", None, clock.now)
+        db.session.commit()
+        links.set_password(token, "an entirely new password", clock.now)
+    r = browser.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")
+    assert r.headers["Location"] == "/login"
+    assert browser.get("/dashboard").status_code == 302
+
+
+@pytest.mark.settings(LOGIN_RATE_LIMIT="3 per minute")
+def test_code_posts_after_sign_in_share_the_per_address_limit(browser, factory):
+    user = factory.user(email="kim@example.com", kind="law", mfa=True)
+    browser.login(user.email)  # 1
+    browser.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")  # 2
+    browser.get("/settings/profile/security")
+    assert browser.post("/settings/profile/security/disable", {"code": "000000"}).status_code == 422
+    assert browser.post("/settings/profile/security/disable", {"code": "000000"}).status_code == 429

@@ -50,7 +50,7 @@ def test_reset_mails_the_person_and_the_owner(mail_app, smtp, factory, browser):
     assert "Subject: OzyOps security notice" in inbox.messages[0][1]
 
 
-def test_enabling_mfa_and_lockout_are_mailed(mail_app, smtp, factory, make_browser):
+def test_wrong_codes_and_lockout_are_mailed(mail_app, smtp, factory, make_browser):
     user = factory.user(email="kim@example.com", kind="law", mfa=True)
     for _ in range(2):
         b = make_browser()
@@ -95,3 +95,32 @@ def test_operator_reset_notifies_the_owner(mail_app, smtp, factory, runner):
         runner.invoke(args=["reset-mfa", "sam@example.com", "--reason", "ticket 7"]).exit_code == 0
     )
     assert [m[0] for m in smtp[0].messages] == [["sam@example.com"], ["dana@example.com"]]
+
+
+def test_enabling_and_disabling_mfa_are_mailed(mail_app, smtp, factory, browser, clock):
+    import re
+
+    from ozyops.security import totp
+
+    user = factory.user(email="kim@example.com", kind="law")
+    browser.login(user.email)
+    r = browser.post("/settings/profile/security/enrol", page="/settings/profile/security")
+    secret = re.search(r'id="setup-key"[^>]*>([A-Z2-7 ]+)<', r.text).group(1).replace(" ", "")
+    r = browser.post("/settings/profile/security/verify",
+                     {"code": totp.code_at(secret, clock.timestamp)})
+    assert 'id="recovery-key"' in r.text
+    clock.advance(seconds=30)
+    browser.get("/settings/profile/security")
+    browser.post("/settings/profile/security/disable",
+                 {"code": totp.code_at(secret, clock.timestamp)})
+    assert "turned on" in smtp[0].messages[0][1] and "turned off" in smtp[0].messages[1][1]
+
+
+def test_recovery_key_use_is_mailed(mail_app, smtp, factory, browser):
+    from tests.conftest import RECOVERY_KEY
+
+    factory.user(email="doc@example.com", kind="healthcare", mfa=True)
+    browser.login("doc@example.com")
+    browser.post("/login/recovery", {"recovery_key": RECOVERY_KEY}, page="/login/recovery")
+    ((to, body),) = smtp[0].messages
+    assert to == ["doc@example.com"] and "recovery key was used" in body

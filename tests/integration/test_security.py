@@ -211,3 +211,57 @@ def test_security_pages_need_login(browser):
 def test_dashboard_recommends_mfa_for_optional_accounts(browser, pat):
     page = browser.get("/dashboard")
     assert "recommended" in page.text and PAGE in page.text
+
+
+class TestChangePassword:
+    URL = "/settings/profile/password"
+
+    def test_changes_it_and_signs_out_the_other_sessions(self, browser, make_browser, factory,
+                                                         app, caplog):
+        user = factory.user(email="pat@example.com", kind="trades")
+        other = make_browser()
+        other.login(user.email)
+        browser.login(user.email)
+        page = browser.get("/settings/profile")
+        assert "Change password" in page.text and 'autocomplete="current-password"' in page.text
+        with caplog.at_level("INFO"):
+            r = browser.post(self.URL, {"current": "correct horse battery",
+                                        "password": "a brand new password",
+                                        "confirm": "a brand new password"})
+        assert r.status_code == 303
+        assert "notification password_changed" in caplog.text
+        assert browser.get("/dashboard").status_code == 200
+        assert other.get("/dashboard").status_code == 302
+        assert make_browser().login(user.email, "a brand new password").status_code == 303
+
+    @pytest.mark.parametrize("data, message", [
+        ({"current": "wrong", "password": "a brand new password",
+          "confirm": "a brand new password"}, "not your current password"),
+        ({"current": "correct horse battery", "password": "short", "confirm": "short"},
+         "at least 10"),
+        ({"current": "correct horse battery", "password": "a brand new password",
+          "confirm": "another new password"}, "two passwords are different"),
+    ])
+    def test_refusals(self, browser, factory, data, message):
+        user = factory.user(email="pat@example.com", kind="trades")
+        browser.login(user.email)
+        r = browser.post(self.URL, data, page="/settings/profile")
+        assert r.status_code == 422 and message in r.text
+        assert 'value="wrong"' not in r.text
+
+
+def test_require_mfa_switch_is_a_sudo_action(browser, factory, clock, app):
+    from ozyops.models import Account
+
+    owner = factory.user(email="boss@example.com", kind="law")
+    browser.login(owner.email)
+    clock.advance(minutes=11)
+    assert 'name="credential"' in browser.get("/settings/team").text
+    browser.post("/settings/team/require-mfa", {"require_mfa": "on"})
+    with app.app_context():
+        assert not db.session.get(Account, owner.account_id).require_mfa
+    browser.post("/settings/team/require-mfa", {"require_mfa": "on",
+                                                "credential": "correct horse battery"},
+                 page="/settings/team")
+    with app.app_context():
+        assert db.session.get(Account, owner.account_id).require_mfa
