@@ -144,7 +144,9 @@ def login_mfa():
     elif until := mfa.locked_until(user, now):
         error = mfa.Check(mfa.Outcome.LOCKED, locked_until=until).message
     status = 422 if request.method == "POST" else 200
-    return render_template("auth/mfa.html", form=form, error=error), status
+    return render_template(
+        "auth/mfa.html", form=form, error=error, pending_email=user.email
+    ), status
 
 
 @bp.route("/login/recovery", methods=["GET", "POST"])

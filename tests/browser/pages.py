@@ -292,6 +292,14 @@ class SecurityPage(Screen):
         """Expand "Regenerate recovery key", enter a current code, click its button."""
         self._confirm_with_code("Regenerate recovery key", code)
 
+    def expand(self, title):
+        """Open the collapsed section `title` ("Disable MFA", "Regenerate recovery key")."""
+        section = self.page.locator("details").filter(has=self._summary(title))
+        if not section.evaluate("d => d.open"):
+            self._summary(title).click()
+        expect(section.get_by_label("Authentication code", exact=True)).to_be_visible()
+        return section
+
 
 # --- Settings > Team, a member's page, Add member, Audit log ---------------------------
 
@@ -429,6 +437,14 @@ class MemberPage(SettingsScreen):
     def reactivate(self, name):
         return self._act(f"Reactivate {name}")
 
+    def create_password_link(self):
+        """Click Create password link; returns the one-time link shown on the page."""
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Create password link").click()
+        link = self.page.locator("#password-link")
+        link.wait_for()
+        return link.inner_text().strip()
+
 
 class AddMemberPage(SettingsScreen):
     path = "/settings/team/add"
@@ -484,3 +500,19 @@ class AuditLogPage(SettingsScreen):
         with self.page.expect_navigation():
             self.page.get_by_role("button", name="Filter").click()
         return self.arrive()
+
+
+def focused(page: Page):
+    """What has the keyboard focus: tag, id, type and accessible-ish name, for messages."""
+    return page.evaluate(
+        """() => {
+            const el = document.activeElement;
+            if (!el || el === document.body) return {tag: 'body', id: '', name: ''};
+            return {
+                tag: el.tagName.toLowerCase(),
+                id: el.id,
+                type: el.getAttribute('type') || '',
+                name: (el.getAttribute('aria-label') || el.innerText || el.value || '').trim(),
+            };
+        }"""
+    )

@@ -106,13 +106,15 @@ def test_enabling_and_disabling_mfa_are_mailed(mail_app, smtp, factory, browser,
     browser.login(user.email)
     r = browser.post("/settings/profile/security/enrol", page="/settings/profile/security")
     secret = re.search(r'id="setup-key"[^>]*>([A-Z2-7 ]+)<', r.text).group(1).replace(" ", "")
-    r = browser.post("/settings/profile/security/verify",
-                     {"code": totp.code_at(secret, clock.timestamp)})
+    r = browser.post(
+        "/settings/profile/security/verify", {"code": totp.code_at(secret, clock.timestamp)}
+    )
     assert 'id="recovery-key"' in r.text
     clock.advance(seconds=30)
     browser.get("/settings/profile/security")
-    browser.post("/settings/profile/security/disable",
-                 {"code": totp.code_at(secret, clock.timestamp)})
+    browser.post(
+        "/settings/profile/security/disable", {"code": totp.code_at(secret, clock.timestamp)}
+    )
     assert "turned on" in smtp[0].messages[0][1] and "turned off" in smtp[0].messages[1][1]
 
 

@@ -216,8 +216,9 @@ def test_dashboard_recommends_mfa_for_optional_accounts(browser, pat):
 class TestChangePassword:
     URL = "/settings/profile/password"
 
-    def test_changes_it_and_signs_out_the_other_sessions(self, browser, make_browser, factory,
-                                                         app, caplog):
+    def test_changes_it_and_signs_out_the_other_sessions(
+        self, browser, make_browser, factory, app, caplog
+    ):
         user = factory.user(email="pat@example.com", kind="trades")
         other = make_browser()
         other.login(user.email)
@@ -225,29 +226,53 @@ class TestChangePassword:
         page = browser.get("/settings/profile")
         assert "Change password" in page.text and 'autocomplete="current-password"' in page.text
         with caplog.at_level("INFO"):
-            r = browser.post(self.URL, {"current": "correct horse battery",
-                                        "password": "a brand new password",
-                                        "confirm": "a brand new password"})
+            r = browser.post(
+                self.URL,
+                {
+                    "current": "correct horse battery",
+                    "password": "a brand new password",
+                    "confirm": "a brand new password",
+                },
+            )
         assert r.status_code == 303
         assert "notification password_changed" in caplog.text
         assert browser.get("/dashboard").status_code == 200
         assert other.get("/dashboard").status_code == 302
         assert make_browser().login(user.email, "a brand new password").status_code == 303
 
-    @pytest.mark.parametrize("data, message", [
-        ({"current": "wrong", "password": "a brand new password",
-          "confirm": "a brand new password"}, "not your current password"),
-        ({"current": "correct horse battery", "password": "short", "confirm": "short"},
-         "at least 10"),
-        ({"current": "correct horse battery", "password": "a brand new password",
-          "confirm": "another new password"}, "two passwords are different"),
-    ])
+    @pytest.mark.parametrize(
+        "data, message",
+        [
+            (
+                {
+                    "current": "wrong",
+                    "password": "a brand new password",
+                    "confirm": "a brand new password",
+                },
+                "not your current password",
+            ),
+            (
+                {"current": "correct horse battery", "password": "short", "confirm": "short"},
+                "at least 10",
+            ),
+            (
+                {
+                    "current": "correct horse battery",
+                    "password": "a brand new password",
+                    "confirm": "another new password",
+                },
+                "two passwords are different",
+            ),
+        ],
+    )
     def test_refusals(self, browser, factory, data, message):
         user = factory.user(email="pat@example.com", kind="trades")
         browser.login(user.email)
         r = browser.post(self.URL, data, page="/settings/profile")
-        assert r.status_code == 422 and message in r.text
-        assert 'value="wrong"' not in r.text
+        assert r.status_code == 422
+        body = r.text.split("</title>", 1)[1]
+        assert re.search(rf'class="field-error"[^>]*role="alert">[^<]*{message}', body)
+        assert 'value="wrong"' not in r.text and r.text.count("Change password</h2>") == 1
 
 
 def test_require_mfa_switch_is_a_sudo_action(browser, factory, clock, app):
@@ -260,8 +285,10 @@ def test_require_mfa_switch_is_a_sudo_action(browser, factory, clock, app):
     browser.post("/settings/team/require-mfa", {"require_mfa": "on"})
     with app.app_context():
         assert not db.session.get(Account, owner.account_id).require_mfa
-    browser.post("/settings/team/require-mfa", {"require_mfa": "on",
-                                                "credential": "correct horse battery"},
-                 page="/settings/team")
+    browser.post(
+        "/settings/team/require-mfa",
+        {"require_mfa": "on", "credential": "correct horse battery"},
+        page="/settings/team",
+    )
     with app.app_context():
         assert db.session.get(Account, owner.account_id).require_mfa
