@@ -9,8 +9,10 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from flask import g
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
 
@@ -19,7 +21,8 @@ from .extensions import db
 from .models import ServerSession
 
 ANONYMOUS_IDLE_MIN = 60
-TOUCH_EVERY = timedelta(seconds=30)  # how stale last_seen may get, to spare a write per request
+TOUCH_EVERY = timedelta(seconds=30)
+SWEEP_EVERY = 64  # how stale last_seen may get, to spare a write per request
 _serializer = TaggedJSONSerializer()
 _table = ServerSession.__table__
 
@@ -42,9 +45,12 @@ class Session(CallbackDict, SessionMixin):
         self.rotate_requested = False
 
     def rotate(self):
-        """Issue a new id at the next save (login, privilege change): no session fixation."""
+        """Issue a new id at the next save (login, privilege change): no session fixation.
+        The new session gets a new CSRF token at once, so the next page need not write one."""
         self.rotate_requested = True
         self.modified = True
+        g.pop("csrf_token", None)
+        generate_csrf()
 
 
 def authenticate(session, user, idle_minutes, now):
@@ -180,8 +186,8 @@ class ServerSessionInterface(SessionInterface):
                 if old:
                     conn.execute(delete(_table).where(_table.c.id_hash == _hash(old)))
                 conn.execute(insert(_table).values(**values))
-                # Opportunistic sweep of long-dead rows, on the rare write that creates one.
-                conn.execute(delete(_table).where(_table.c.expires_at <= now))
+                if secrets.randbelow(SWEEP_EVERY) == 0:  # now and then, clear out dead rows
+                    conn.execute(delete(_table).where(_table.c.expires_at <= now))
         elif session.modified:
             with db.engine.begin() as conn:
                 conn.execute(

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from .. import htmx
+from .. import audit, htmx
 from ..extensions import db
 from ..models import AuditEvent, User
 from .permissions import can
@@ -22,6 +22,7 @@ def _filtered():
     """The account's entries, filtered by `person` (actor or target) and `event`."""
     if not can(current_user, "view_audit"):
         abort(403)
+    audit.seal(current_user.account_id)  # what is shown is what is chained
     query = select(AuditEvent).where(AuditEvent.account_id == current_user.account_id)
     person = request.args.get("person", type=int)
     event = (request.args.get("event") or "")[:40]

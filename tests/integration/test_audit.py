@@ -98,6 +98,7 @@ def test_chain_finds_a_deleted_entry(runner, office, make_browser, app, seq, mes
     owner, member = office
     for who in (owner, member, owner):
         make_browser().login(who.email)
+    assert runner.invoke(args=["audit-verify"]).exit_code == 0  # seals the chain
     with app.app_context():
         db.session.execute(delete(AuditEvent).where(AuditEvent.seq == seq))
         db.session.commit()
@@ -112,5 +113,14 @@ def test_chain_links_events_of_one_transaction(app, office):
         for _ in range(3):
             audit.record("login", actor=actor, target=actor)
         db.session.commit()
+        assert audit.verify() is None  # seals, then checks
         seqs = db.session.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)).all()
-        assert seqs == [1, 2, 3] and audit.verify() is None
+        assert seqs == [1, 2, 3]
+
+
+def test_the_audit_page_shows_sealed_entries(browser, office, app):
+    owner, _ = office
+    browser.login(owner.email)
+    browser.get("/settings/audit")
+    with app.app_context():
+        assert db.session.scalar(select(AuditEvent.seq).where(AuditEvent.event == "login")) == 1

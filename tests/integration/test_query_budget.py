@@ -82,4 +82,4 @@ def test_statement_count_does_not_grow_with_members(browser, factory, app, url):
         counts.append(len(statements))
         seen.append([s[:60] for s in statements])
     assert counts[0] == counts[1], (counts, seen)
-    assert counts[0] <= 8, counts
+    assert counts[0] <= 12, counts  # the audit page seals the chain first: a few fixed statements
