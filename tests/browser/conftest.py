@@ -135,3 +135,18 @@ def shots():
     """Where screenshots for people to look at go (outside the repository)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS
+
+
+@pytest.fixture
+def clinic(factory):
+    """A healthcare practice (MFA mandatory) whose three people all have MFA set up."""
+    account = factory.account(kind="healthcare", name="Bright Smile")
+    people = {
+        "owner": ("dana@example.com", "Dana Owner"),
+        "admin": ("ali@example.com", "Ali Admin"),
+        "member": ("sam@example.com", "Sam Park"),
+    }
+    return {
+        role: factory.user(account_id=account, role=role, email=email, name=name, mfa=True)
+        for role, (email, name) in people.items()
+    }

@@ -126,20 +126,6 @@ def axe(a11y_page, axe_source):
     return Axe(a11y_page, axe_source)
 
 
-def clinic(factory):
-    """A dental practice (MFA required) whose owner, admin and member have MFA on."""
-    account = factory.account(kind="healthcare", name="Bright Smile Dental")
-    people = {
-        "owner": ("dana@example.com", "Dana Owner"),
-        "admin": ("ali@example.com", "Ali Admin"),
-        "member": ("sam@example.com", "Sam Park"),
-    }
-    return {
-        role: factory.user(account_id=account, role=role, email=email, name=name, mfa=True)
-        for role, (email, name) in people.items()
-    }
-
-
 def log_in_with_code(page, email, clock):
     code_page = LoginPage(page).open().log_in_expecting_code(email)
     return code_page.enter_expecting_dashboard(Authenticator(SECRET, clock).code())
@@ -238,9 +224,9 @@ def test_dashboard_and_security_with_mfa_on(axe, factory, clock):
 # --- Settings > Team, a member, Add member, the invitation, the audit log --------------
 
 
-def test_team_pages(axe, factory, clock):
+def test_team_pages(axe, clinic, clock):
     page = axe.page
-    people = clinic(factory)
+    people = clinic
     team = log_in_with_code(page, people["owner"].email, clock).go_to_settings().go_to_team()
     axe.check("team (owner)", sizes=(DESKTOP, PHONE))
 

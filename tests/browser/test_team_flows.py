@@ -30,21 +30,6 @@ WRONG_CODE = "That code didn't work"
 
 
 @pytest.fixture
-def clinic(factory):
-    """A healthcare practice (MFA mandatory) whose three people all have MFA set up."""
-    account = factory.account(kind="healthcare", name="Bright Smile")
-    people = {
-        "owner": ("dana@example.com", "Dana Owner"),
-        "admin": ("ali@example.com", "Ali Admin"),
-        "member": ("sam@example.com", "Sam Park"),
-    }
-    return {
-        role: factory.user(account_id=account, role=role, email=email, name=name, mfa=True)
-        for role, (email, name) in people.items()
-    }
-
-
-@pytest.fixture
 def browser_for(chromium, live_server):
     """Another person's (or another device's) browser: a context of its own, with or
     without JavaScript."""
