@@ -21,8 +21,8 @@ from .extensions import db
 from .models import ServerSession
 
 ANONYMOUS_IDLE_MIN = 60
-TOUCH_EVERY = timedelta(seconds=30)
-SWEEP_EVERY = 64  # how stale last_seen may get, to spare a write per request
+TOUCH_EVERY = timedelta(seconds=30)  # how stale last_seen may get, to spare a write per request
+SWEEP_EVERY = 64  # one session insert in this many also deletes expired rows
 _serializer = TaggedJSONSerializer()
 _table = ServerSession.__table__
 

@@ -160,8 +160,7 @@ def add_member():
         except AccountError as e:
             error = str(e)
         else:
-            link = url_for("auth.set_password", token=token, _external=True)
-            notify.send_link(user, "invite", link)
+            link = _deliver_link(user, "invite", token)
             return render_template("team/invited.html", member=user, link=link)
     status = 422 if request.method == "POST" else 200
     return render_template("team/add.html", form=form, error=error), status
@@ -175,6 +174,13 @@ def show_member(user_id):
     if not can(current_user, "see_security_details"):
         abort(403)
     return _member_page(target)
+
+
+def _deliver_link(user, purpose, token):
+    """The one-time link's URL, mailed to `user` when mail is set up; shown by the caller."""
+    link = url_for("auth.set_password", token=token, _external=True)
+    notify.send_link(user, purpose, link)
+    return link
 
 
 def _member_page(target, status=200, **context):
@@ -234,9 +240,7 @@ def create_password_link(user_id):
     if refusal:
         return refusal
     token = members.password_reset_link(current_user, target, clock.now())
-    link = url_for("auth.set_password", token=token, _external=True)
-    notify.send_link(target, "reset", link)
-    return _member_page(target, password_link=link)
+    return _member_page(target, password_link=_deliver_link(target, "reset", token))
 
 
 @bp.post("/<int:user_id>/transfer")
