@@ -108,6 +108,9 @@ class ServerSession(db.Model):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(255))
 
+    # Rows are written with Core (see sessions.py); this is only for reading them.
+    user: Mapped[User | None] = relationship(viewonly=True)
+
 
 class SsoIdentity(db.Model):
     """A Google or Microsoft identity linked to a user: matched by (provider, subject), never

@@ -1,56 +1,88 @@
 """Server-side sessions: the cookie carries only a random id; the data lives in `sessions`.
 
 Deleting a row really ends a session, even for someone holding a copied cookie. Rows are
-read and written with SQLAlchemy Core on their own short transactions so that a view's
-ORM transaction is never committed or rolled back by the session machinery.
+written with SQLAlchemy Core on their own short transactions so that a view's ORM
+transaction is never committed or rolled back by the session machinery; the row is read
+through the ORM together with its user and account, so the request that follows needs no
+second query to know who is signed in.
+
+N.B. an anonymous visitor (the login page, a bot) gets no row at all until their session
+holds more than its CSRF token: the token is derived from the id with SECRET_KEY (an HMAC,
+OWASP's "signed double submit"), so nothing needs storing to check it. Anonymous ids start
+with "a." so that the id of a session ended on the server (logout elsewhere, an MFA reset)
+is never mistaken for one of these: it finds no row and starts afresh.
 """
 
 import hashlib
+import hmac
 import secrets
 from datetime import timedelta
 
-from flask import g
+from flask import current_app, g, request
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
-from flask_wtf.csrf import generate_csrf
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import CallbackDict
 
 from . import clock
 from .extensions import db
-from .models import ServerSession
+from .models import ServerSession, User
 
+ANONYMOUS = "a."  # the prefix of an anonymous session's id
 ANONYMOUS_IDLE_MIN = 60
+CSRF_KEY = "csrf_token"  # where Flask-WTF looks for the session's token
 TOUCH_EVERY = timedelta(seconds=30)  # how stale last_seen may get, to spare a write per request
 SWEEP_EVERY = 64  # one session insert in this many also deletes expired rows
 _serializer = TaggedJSONSerializer()
 _table = ServerSession.__table__
+_WITH_USER = joinedload(ServerSession.user).joinedload(User.account)
 
 
 def _hash(sid):
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
+def _csrf_token(sid):
+    key = current_app.secret_key.encode()
+    return hmac.new(key, b"ozyops-csrf:" + sid.encode(), hashlib.sha256).hexdigest()
+
+
 class Session(CallbackDict, SessionMixin):
     """The dict views see as `flask.session`, plus the row's columns in `meta`."""
 
-    def __init__(self, initial=None, sid=None, meta=None):
+    def __init__(self, initial=None, sid=None, meta=None, stored=False, user=None):
         def on_update(self):
             self.modified = True
 
         super().__init__(initial, on_update)
         self.sid = sid
         self.meta = meta or {}
+        self.stored = stored  # whether `sid` has a row
+        # N.B. the row's user, read with it. The ORM's identity map holds objects weakly:
+        # this reference keeps the user there, so loading them again costs no query.
+        self.user = user
+        self.replaced = None  # a stored id that `rotate` replaced: its row goes at save
         self.modified = False
-        self.rotate_requested = False
 
-    def rotate(self):
-        """Issue a new id at the next save (login, privilege change): no session fixation.
-        The new session gets a new CSRF token at once, so the next page need not write one."""
-        self.rotate_requested = True
-        self.modified = True
-        g.pop("csrf_token", None)
-        generate_csrf()
+    @classmethod
+    def anonymous(cls, initial=None):
+        """A new anonymous session: an id and its CSRF token, no row yet."""
+        sid = ANONYMOUS + secrets.token_urlsafe(32)
+        return cls({**(initial or {}), CSRF_KEY: _csrf_token(sid)}, sid=sid)
+
+    def rotate(self, anonymous=False):
+        """A new id now (login, logout, privilege change): no session fixation. The new id
+        comes with a new CSRF token, so the page rendered next already carries it."""
+        if self.stored:
+            self.replaced = self.sid
+        self.sid = (ANONYMOUS if anonymous else "") + secrets.token_urlsafe(32)
+        self.stored = False
+        self[CSRF_KEY] = _csrf_token(self.sid)
+        g.pop("csrf_token", None)  # Flask-WTF's per-request copy of the old token
+
+    def needs_row(self):
+        return bool(self.meta.get("user_id")) or any(k != CSRF_KEY for k in self)
 
 
 def authenticate(session, user, idle_minutes, now):
@@ -70,7 +102,7 @@ def forget(session):
     afterwards travels in a new, anonymous session."""
     session.clear()
     session.meta = {}
-    session.rotate()
+    session.rotate(anonymous=True)
 
 
 def mark_reauthenticated(session, now):
@@ -123,24 +155,22 @@ class ServerSessionInterface(SessionInterface):
     def open_session(self, app, request):
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > 100:
-            return Session()
+            return Session.anonymous()
         now = clock.utcnow()
-        with db.engine.connect() as conn:
-            row = conn.execute(select(_table).where(_table.c.id_hash == _hash(sid))).first()
+        row = db.session.scalar(
+            select(ServerSession).where(ServerSession.id_hash == _hash(sid)).options(_WITH_USER)
+        )
         if row is None:
-            return Session()
+            if sid.startswith(ANONYMOUS):
+                return Session({CSRF_KEY: _csrf_token(sid)}, sid=sid)
+            return Session.anonymous()
         if row.expires_at <= now or _idle_expired(row, now):
             with db.engine.begin() as conn:
                 conn.execute(delete(_table).where(_table.c.id_hash == row.id_hash))
-            fresh = Session()
             if row.user_id is not None and row.expires_at > now:
-                fresh["_flashes"] = [
-                    (
-                        "info",
-                        f"You were signed out after {row.idle_minutes} minutes of inactivity.",
-                    )
-                ]
-            return fresh
+                message = f"You were signed out after {row.idle_minutes} minutes of inactivity."
+                return Session.anonymous({"_flashes": [("info", message)]})
+            return Session.anonymous()
         meta = {
             "user_id": row.user_id,
             "authenticated_at": row.authenticated_at,
@@ -149,93 +179,87 @@ class ServerSessionInterface(SessionInterface):
             "last_seen_at": row.last_seen_at,
             "expires_at": row.expires_at,
         }
-        return Session(_serializer.loads(row.data), sid=sid, meta=meta)
+        data = _serializer.loads(row.data)
+        return Session(data, sid=sid, meta=meta, stored=True, user=row.user)
 
     def save_session(self, app, session, response):
-        name = self.get_cookie_name(app)
-        domain = self.get_cookie_domain(app)
-        path = self.get_cookie_path(app)
         response.vary.add("Cookie")
-        now = clock.utcnow()
-
-        if not session and not session.meta.get("user_id"):
-            if session.sid:
-                with db.engine.begin() as conn:
-                    conn.execute(delete(_table).where(_table.c.id_hash == _hash(session.sid)))
-                response.delete_cookie(name, domain=domain, path=path)
+        writes = self._writes(app, session, clock.utcnow())
+        if writes:
+            with db.engine.begin() as conn:
+                for stmt in writes:
+                    conn.execute(stmt)
+        # The cookie goes out when the id is new to the browser and there is something to
+        # come back to: a row, a CSRF token handed out, or an old session replaced. A bare
+        # request (a probe, a static file) gets no cookie.
+        name = self.get_cookie_name(app)
+        if request.cookies.get(name) == session.sid:
             return
-
-        if session.rotate_requested or session.sid is None:
-            old = session.sid
-            session.sid = secrets.token_urlsafe(32)
-            max_age = timedelta(minutes=app.config["SESSION_MAX_AGE_MIN"])
-            created = session.meta.get("created_at") or now
-            values = {
-                "id_hash": _hash(session.sid),
-                "user_id": session.meta.get("user_id"),
-                "data": _serializer.dumps(dict(session)),
-                "created_at": created,
-                "last_seen_at": now,
-                "authenticated_at": session.meta.get("authenticated_at"),
-                "idle_minutes": session.meta.get("idle_minutes") or ANONYMOUS_IDLE_MIN,
-                "expires_at": created + max_age,
-                "ip": _client_ip(),
-                "user_agent": _user_agent(),
-            }
-            with db.engine.begin() as conn:
-                if old:
-                    conn.execute(delete(_table).where(_table.c.id_hash == _hash(old)))
-                conn.execute(insert(_table).values(**values))
-                if secrets.randbelow(SWEEP_EVERY) == 0:  # now and then, clear out dead rows
-                    conn.execute(delete(_table).where(_table.c.expires_at <= now))
-        elif session.modified:
-            with db.engine.begin() as conn:
-                conn.execute(
-                    update(_table)
-                    .where(_table.c.id_hash == _hash(session.sid))
-                    .values(
-                        data=_serializer.dumps(dict(session)),
-                        last_seen_at=now,
-                        authenticated_at=session.meta.get("authenticated_at"),
-                    )
-                )
-        elif now - session.meta["last_seen_at"] >= TOUCH_EVERY:
-            with db.engine.begin() as conn:
-                conn.execute(
-                    update(_table)
-                    .where(_table.c.id_hash == _hash(session.sid))
-                    .values(last_seen_at=now)
-                )
-        else:
+        if not (session.stored or session.replaced or "csrf_token" in g):
             return
-
         response.set_cookie(
             name,
             session.sid,
-            domain=domain,
-            path=path,
+            domain=self.get_cookie_domain(app),
+            path=self.get_cookie_path(app),
             httponly=self.get_cookie_httponly(app),
             # Secure whenever the page came over HTTPS (directly or via a trusted proxy).
-            secure=self.get_cookie_secure(app) or _is_secure(),
+            secure=self.get_cookie_secure(app) or request.is_secure,
             samesite=self.get_cookie_samesite(app),
         )
 
+    def _writes(self, app, session, now):
+        """The statements that bring the table in line with `session`, for one transaction."""
+        writes = []
+        if session.replaced:
+            writes.append(delete(_table).where(_table.c.id_hash == _hash(session.replaced)))
+        this_row = _table.c.id_hash == _hash(session.sid)
+        if not session.needs_row():
+            if session.stored:  # e.g. the message it held has been shown
+                writes.append(delete(_table).where(this_row))
+                session.stored = False
+        elif not session.stored:
+            writes.append(insert(_table).values(**self._new_row(app, session, now)))
+            if secrets.randbelow(SWEEP_EVERY) == 0:  # now and then, clear out dead rows
+                writes.append(delete(_table).where(_table.c.expires_at <= now))
+        elif session.modified:
+            data = _serializer.dumps(dict(session))
+            authenticated_at = session.meta.get("authenticated_at")
+            writes.append(
+                update(_table)
+                .where(this_row)
+                .values(data=data, last_seen_at=now, authenticated_at=authenticated_at)
+            )
+        elif now - session.meta["last_seen_at"] >= TOUCH_EVERY:
+            writes.append(update(_table).where(this_row).values(last_seen_at=now))
+        return writes
 
-def _is_secure():
-    from flask import request
-
-    return request.is_secure
+    def _new_row(self, app, session, now):
+        session.stored = True
+        created = session.meta.get("created_at") or now
+        if session.meta.get("user_id"):
+            expires = created + timedelta(minutes=app.config["SESSION_MAX_AGE_MIN"])
+        else:  # a message or a provider's state: short-lived
+            expires = created + timedelta(minutes=ANONYMOUS_IDLE_MIN)
+        return {
+            "id_hash": _hash(session.sid),
+            "user_id": session.meta.get("user_id"),
+            "data": _serializer.dumps(dict(session)),
+            "created_at": created,
+            "last_seen_at": now,
+            "authenticated_at": session.meta.get("authenticated_at"),
+            "idle_minutes": session.meta.get("idle_minutes") or ANONYMOUS_IDLE_MIN,
+            "expires_at": expires,
+            "ip": _client_ip(),
+            "user_agent": _user_agent(),
+        }
 
 
 def _client_ip():
-    from flask import request
-
     return (request.remote_addr or "")[:64]
 
 
 def _user_agent():
-    from flask import request
-
     return (request.user_agent.string or "")[:255]
 
 

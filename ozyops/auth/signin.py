@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, session, url_for
 from flask_login import login_user, logout_user
+from sqlalchemy.orm import joinedload
 
 from .. import audit, clock, notify, passwords, sessions
 from ..accounts import find_user_by_email
@@ -79,7 +80,8 @@ def pending_user():
         return None
     if datetime.fromisoformat(pending["until"]) <= clock.utcnow():
         return None
-    user = db.session.get(User, pending["user_id"])
+    # Usually already loaded with the session row (sessions.py): no query.
+    user = db.session.get(User, pending["user_id"], options=[joinedload(User.account)])
     # Deactivated, or MFA reset meanwhile (by an admin, or a recovery key elsewhere):
     # this half-login is over; the password step decides again.
     return user if user is not None and user.active and user.mfa_enabled else None

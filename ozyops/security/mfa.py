@@ -152,7 +152,12 @@ def locked_until(user, now):
 
 
 def verify_code(user, code, now):
-    """Check a sign-in (or confirmation) code: lockout, ±1 step, single use, failure count."""
+    """Check a sign-in (or confirmation) code: lockout, ±1 step, single use, failure count.
+
+    N.B. an accepted code's single-use mark is left in the caller's transaction, to be
+    committed with what the code allowed (one commit per sign-in); every caller commits
+    on success. Failures are committed here.
+    """
     if until := locked_until(user, now):
         return Check(Outcome.LOCKED, locked_until=until)
     if not user.mfa_enabled:
@@ -170,7 +175,6 @@ def verify_code(user, code, now):
             .values(totp_last_step=step, mfa_failures=0)
         ).rowcount
         if won:
-            db.session.commit()
             return Check(Outcome.OK)
         # N.B. a replayed code gets the ordinary message: it tells an attacker nothing.
         audit.record("code_reused", target=user)

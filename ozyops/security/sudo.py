@@ -54,6 +54,7 @@ def confirm(user, credential, now):
         check = mfa.verify_code(user, credential, now)
         if not check.ok:
             return check.message
+        db.session.commit()  # the code is used up, whatever the action does next
     elif not passwords.verify_password(user.password_hash, credential or ""):
         audit.record("reauth_failed", target=user)
         db.session.commit()

@@ -1,5 +1,7 @@
 """The password step, logout and server-side sessions."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -206,3 +208,53 @@ def test_logout_deletes_the_session_row(browser, factory, app):
         assert db.session.scalar(select(func.count()).select_from(ServerSession)) <= 1
         rows = db.session.scalars(select(ServerSession)).all()
         assert all(row.user_id is None for row in rows)  # at most the new anonymous one
+
+
+def _session_rows(app):
+    with app.app_context():
+        return db.session.scalars(select(ServerSession)).all()
+
+
+def test_the_login_page_stores_nothing_until_someone_signs_in(browser, factory, app):
+    factory.user(email="pat@example.com")
+    r = browser.get("/login")
+    cookie = browser.client.get_cookie("ozyops_session").value
+    assert r.status_code == 200 and cookie.startswith("a.")
+    assert _session_rows(app) == []  # its CSRF token is derived from the id, not stored
+    browser.login("pat@example.com")
+    [row] = _session_rows(app)
+    assert row.user_id is not None
+
+
+def test_a_bare_request_gets_no_session_cookie(app):
+    client = app.test_client()
+    for path in ("/healthz", "/static/app.css"):
+        with client.get(path) as r:
+            assert "Set-Cookie" not in r.headers, path
+
+
+def test_a_made_up_anonymous_id_does_not_pass_the_csrf_check(app):
+    client = app.test_client()
+    client.set_cookie("ozyops_session", "a." + "x" * 43)
+    r = client.post("/login", data={"email": "a@example.com", "password": "x", "csrf_token": "x"})
+    assert r.status_code == 400 and "This form has expired" in r.text
+
+
+def test_a_message_for_a_signed_out_visitor_is_kept_until_shown(browser, factory, app):
+    factory.user(email="pat@example.com")
+    browser.login("pat@example.com")
+    browser.logout()  # "You have logged out." travels in a new anonymous session
+    [row] = _session_rows(app)
+    assert row.user_id is None
+    assert "You have logged out." in browser.get("/login").text
+    assert _session_rows(app) == []  # shown: nothing left to keep
+    r = browser.post("/login", {"email": "pat@example.com", "password": PASSWORD})
+    assert r.status_code == 303  # the same anonymous id's token still works
+
+
+def test_an_anonymous_row_expires_after_an_hour(browser, factory, app, clock):
+    factory.user(email="pat@example.com")
+    browser.login("pat@example.com")
+    browser.logout()
+    [row] = _session_rows(app)
+    assert row.expires_at == row.created_at + timedelta(minutes=60)
