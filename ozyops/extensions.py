@@ -2,7 +2,7 @@
 
 import os
 
-from flask import current_app
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -38,6 +38,13 @@ credential_limit = limiter.shared_limit(
 )
 
 
+@limiter.request_filter
+def _not_a_post():
+    """N.B. every limit here is on POSTs: other requests skip the limiter's bookkeeping,
+    which costs as much as a query. A limit on GETs would need this filter changed."""
+    return request.method != "POST"
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record):
     """WAL and a busy timeout let readers and one writer share the embedded SQLite file."""
@@ -51,7 +58,10 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 def init_app(app):
     """Bind every extension to `app`."""
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # A server connection may have been dropped (a PostgreSQL restart): test it before use.
+    # A SQLite file cannot go away like that, so it is spared the extra query.
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     db.init_app(app)
     migrate.init_app(
         app, db, directory=os.path.join(app.root_path, "migrations"), render_as_batch=True
