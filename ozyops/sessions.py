@@ -1,8 +1,9 @@
 """Server-side sessions: the cookie carries only a random id; the data lives in `sessions`.
 
 Deleting a row really ends a session, even for someone holding a copied cookie. Rows are
-written with SQLAlchemy Core on their own short transactions so that a view's ORM
-transaction is never committed or rolled back by the session machinery; the row is read
+written with SQLAlchemy Core on their own short transactions after the response, so that
+a view's ORM transaction is never committed or rolled back by the session machinery;
+only a sign-in writes its new row inside its own transaction (`store_now`). The row is read
 through the ORM together with its user and account, so the request that follows needs no
 second query to know who is signed in.
 
@@ -105,6 +106,15 @@ def forget(session):
     session.rotate(anonymous=True)
 
 
+def store_now(session):
+    """Write `session`'s row in the current ORM transaction instead of after the response:
+    a sign-in then commits its session with everything else it records, in one go."""
+    for stmt in _writes(session, clock.utcnow()):
+        db.session.execute(stmt)
+    session.replaced = None
+    session.modified = False
+
+
 def mark_reauthenticated(session, now):
     """Record a fresh proof of identity (code or password) for sudo-mode checks."""
     session.meta["authenticated_at"] = now
@@ -184,7 +194,7 @@ class ServerSessionInterface(SessionInterface):
 
     def save_session(self, app, session, response):
         response.vary.add("Cookie")
-        writes = self._writes(app, session, clock.utcnow())
+        writes = _writes(session, clock.utcnow())
         if writes:
             with db.engine.begin() as conn:
                 for stmt in writes:
@@ -208,51 +218,54 @@ class ServerSessionInterface(SessionInterface):
             samesite=self.get_cookie_samesite(app),
         )
 
-    def _writes(self, app, session, now):
-        """The statements that bring the table in line with `session`, for one transaction."""
-        writes = []
-        if session.replaced:
-            writes.append(delete(_table).where(_table.c.id_hash == _hash(session.replaced)))
-        this_row = _table.c.id_hash == _hash(session.sid)
-        if not session.needs_row():
-            if session.stored:  # e.g. the message it held has been shown
-                writes.append(delete(_table).where(this_row))
-                session.stored = False
-        elif not session.stored:
-            writes.append(insert(_table).values(**self._new_row(app, session, now)))
-            if secrets.randbelow(SWEEP_EVERY) == 0:  # now and then, clear out dead rows
-                writes.append(delete(_table).where(_table.c.expires_at <= now))
-        elif session.modified:
-            data = _serializer.dumps(dict(session))
-            authenticated_at = session.meta.get("authenticated_at")
-            writes.append(
-                update(_table)
-                .where(this_row)
-                .values(data=data, last_seen_at=now, authenticated_at=authenticated_at)
-            )
-        elif now - session.meta["last_seen_at"] >= TOUCH_EVERY:
-            writes.append(update(_table).where(this_row).values(last_seen_at=now))
-        return writes
 
-    def _new_row(self, app, session, now):
-        session.stored = True
-        created = session.meta.get("created_at") or now
-        if session.meta.get("user_id"):
-            expires = created + timedelta(minutes=app.config["SESSION_MAX_AGE_MIN"])
-        else:  # a message or a provider's state: short-lived
-            expires = created + timedelta(minutes=ANONYMOUS_IDLE_MIN)
-        return {
-            "id_hash": _hash(session.sid),
-            "user_id": session.meta.get("user_id"),
-            "data": _serializer.dumps(dict(session)),
-            "created_at": created,
-            "last_seen_at": now,
-            "authenticated_at": session.meta.get("authenticated_at"),
-            "idle_minutes": session.meta.get("idle_minutes") or ANONYMOUS_IDLE_MIN,
-            "expires_at": expires,
-            "ip": _client_ip(),
-            "user_agent": _user_agent(),
-        }
+def _writes(session, now):
+    """The statements that bring the table in line with `session`, for one transaction."""
+    writes = []
+    if session.replaced:
+        writes.append(delete(_table).where(_table.c.id_hash == _hash(session.replaced)))
+    this_row = _table.c.id_hash == _hash(session.sid)
+    if not session.needs_row():
+        if session.stored:  # e.g. the message it held has been shown
+            writes.append(delete(_table).where(this_row))
+            session.stored = False
+    elif not session.stored:
+        writes.append(insert(_table).values(**_new_row(session, now)))
+        if secrets.randbelow(SWEEP_EVERY) == 0:  # now and then, clear out dead rows
+            writes.append(delete(_table).where(_table.c.expires_at <= now))
+    elif session.modified:
+        data = _serializer.dumps(dict(session))
+        authenticated_at = session.meta.get("authenticated_at")
+        writes.append(
+            update(_table)
+            .where(this_row)
+            .values(data=data, last_seen_at=now, authenticated_at=authenticated_at)
+        )
+    elif now - session.meta["last_seen_at"] >= TOUCH_EVERY:
+        writes.append(update(_table).where(this_row).values(last_seen_at=now))
+    return writes
+
+
+def _new_row(session, now):
+    session.stored = True
+    session.meta["last_seen_at"] = now
+    created = session.meta.get("created_at") or now
+    if session.meta.get("user_id"):
+        expires = created + timedelta(minutes=current_app.config["SESSION_MAX_AGE_MIN"])
+    else:  # a message or a provider's state: short-lived
+        expires = created + timedelta(minutes=ANONYMOUS_IDLE_MIN)
+    return {
+        "id_hash": _hash(session.sid),
+        "user_id": session.meta.get("user_id"),
+        "data": _serializer.dumps(dict(session)),
+        "created_at": created,
+        "last_seen_at": now,
+        "authenticated_at": session.meta.get("authenticated_at"),
+        "idle_minutes": session.meta.get("idle_minutes") or ANONYMOUS_IDLE_MIN,
+        "expires_at": expires,
+        "ip": _client_ip(),
+        "user_agent": _user_agent(),
+    }
 
 
 def _client_ip():

@@ -130,6 +130,9 @@ def complete(user, method, second_factor=None):
     login_user(user)
     user.last_login_at = now
     audit.record("login", actor=user, target=user, method=method, second_factor=second_factor)
+    # One commit for the sign-in: the session row, the code's single-use mark (see
+    # mfa.verify_code), the last sign-in time and the audit entry.
+    sessions.store_now(session)
     db.session.commit()
 
 

@@ -2,11 +2,12 @@
 the number of members (SPEC: small practices, but nothing quadratic either)."""
 
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import event, insert
 
-from ozyops import clock, passwords
+from ozyops import audit, clock, passwords
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, User
 
@@ -83,3 +84,36 @@ def test_statement_count_does_not_grow_with_members(browser, factory, app, url):
         seen.append([s[:60] for s in statements])
     assert counts[0] == counts[1], (counts, seen)
     assert counts[0] <= 12, counts  # the audit page seals the chain first: a few fixed statements
+
+
+def test_a_sign_in_is_one_commit_and_a_page_one_read(browser, factory, app, monkeypatch):
+    """The hot path (bench/): the code step writes everything it records in one
+    transaction, a signed-in page reads its session, user and account in one statement,
+    and an anonymous visitor costs the database nothing."""
+    # Not the 1 in 16 sign-ins after which the audit chain is sealed (its own commit).
+    monkeypatch.setattr(audit, "secrets", SimpleNamespace(randbelow=lambda n: 1))
+    factory.user(email="pat@example.com", mfa=True)
+    with counting(app) as statements:
+        assert browser.get("/login").status_code == 200
+    assert statements == []
+    browser.login("pat@example.com")
+    browser.get("/login/mfa")
+    commits = []
+    with app.app_context():
+        engine = db.engine
+
+    def commit(conn):
+        commits.append(conn)
+
+    event.listen(engine, "commit", commit)
+    try:
+        with counting(app) as statements:
+            r = browser.post("/login/mfa", {"code": browser.code()})
+    finally:
+        event.remove(engine, "commit", commit)
+    assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
+    assert len(commits) == 1, statements
+    assert sum(s.lstrip().startswith("SELECT") for s in statements) == 1, statements
+    with counting(app) as statements:
+        assert browser.get("/dashboard").status_code == 200
+    assert len(statements) == 1, statements
