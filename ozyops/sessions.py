@@ -22,7 +22,7 @@ from datetime import timedelta
 from flask import current_app, g, request
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import CallbackDict
 
@@ -37,7 +37,6 @@ TOUCH_EVERY = timedelta(seconds=30)  # how stale last_seen may get, to spare a w
 SWEEP_EVERY = 64  # one session insert in this many also deletes expired rows
 _serializer = TaggedJSONSerializer()
 _table = ServerSession.__table__
-_WITH_USER = joinedload(ServerSession.user).joinedload(User.account)
 
 
 def _hash(sid):
@@ -109,8 +108,9 @@ def forget(session):
 def store_now(session):
     """Write `session`'s row in the current ORM transaction instead of after the response:
     a sign-in then commits its session with everything else it records, in one go."""
-    for stmt in _writes(session, clock.utcnow()):
-        db.session.execute(stmt)
+    conn = db.session.connection()
+    for stmt, params in _writes(session, clock.utcnow()):
+        conn.execute(stmt, params)
     session.replaced = None
     session.modified = False
 
@@ -167,9 +167,7 @@ class ServerSessionInterface(SessionInterface):
         if not sid or len(sid) > 100:
             return Session.anonymous()
         now = clock.utcnow()
-        row = db.session.scalar(
-            select(ServerSession).where(ServerSession.id_hash == _hash(sid)).options(_WITH_USER)
-        )
+        row = db.session.scalar(_READ, {"h": _hash(sid)})
         if row is None:
             if sid.startswith(ANONYMOUS):
                 return Session({CSRF_KEY: _csrf_token(sid)}, sid=sid)
@@ -197,8 +195,8 @@ class ServerSessionInterface(SessionInterface):
         writes = _writes(session, clock.utcnow())
         if writes:
             with db.engine.begin() as conn:
-                for stmt in writes:
-                    conn.execute(stmt)
+                for stmt, params in writes:
+                    conn.execute(stmt, params)
         # The cookie goes out when the id is new to the browser and there is something to
         # come back to: a row, a CSRF token handed out, or an old session replaced. A bare
         # request (a probe, a static file) gets no cookie.
@@ -220,30 +218,45 @@ class ServerSessionInterface(SessionInterface):
 
 
 def _writes(session, now):
-    """The statements that bring the table in line with `session`, for one transaction."""
+    """The (statement, parameters) pairs that bring the table in line with `session`, for
+    one transaction."""
     writes = []
     if session.replaced:
-        writes.append(delete(_table).where(_table.c.id_hash == _hash(session.replaced)))
-    this_row = _table.c.id_hash == _hash(session.sid)
+        writes.append((_DELETE, {"h": _hash(session.replaced)}))
+    this_row = {"h": _hash(session.sid)}
     if not session.needs_row():
         if session.stored:  # e.g. the message it held has been shown
-            writes.append(delete(_table).where(this_row))
+            writes.append((_DELETE, this_row))
             session.stored = False
     elif not session.stored:
-        writes.append(insert(_table).values(**_new_row(session, now)))
+        writes.append((_INSERT, _new_row(session, now)))
         if secrets.randbelow(SWEEP_EVERY) == 0:  # now and then, clear out dead rows
-            writes.append(delete(_table).where(_table.c.expires_at <= now))
+            writes.append((_SWEEP, {"now": now}))
     elif session.modified:
         data = _serializer.dumps(dict(session))
-        authenticated_at = session.meta.get("authenticated_at")
-        writes.append(
-            update(_table)
-            .where(this_row)
-            .values(data=data, last_seen_at=now, authenticated_at=authenticated_at)
-        )
+        auth = session.meta.get("authenticated_at")
+        writes.append((_SAVE, {**this_row, "d": data, "seen": now, "auth": auth}))
     elif now - session.meta["last_seen_at"] >= TOUCH_EVERY:
-        writes.append(update(_table).where(this_row).values(last_seen_at=now))
+        writes.append((_TOUCH, {**this_row, "seen": now}))
     return writes
+
+
+# Built once: these run on nearly every request.
+_READ = (
+    select(ServerSession)
+    .where(ServerSession.id_hash == bindparam("h"))
+    .options(joinedload(ServerSession.user).joinedload(User.account))
+)
+_THIS_ROW = _table.c.id_hash == bindparam("h")
+_INSERT = insert(_table)
+_DELETE = delete(_table).where(_THIS_ROW)
+_SWEEP = delete(_table).where(_table.c.expires_at <= bindparam("now"))
+_TOUCH = update(_table).where(_THIS_ROW).values(last_seen_at=bindparam("seen"))
+_SAVE = (
+    update(_table)
+    .where(_THIS_ROW)
+    .values(data=bindparam("d"), last_seen_at=bindparam("seen"), authenticated_at=bindparam("auth"))
+)
 
 
 def _new_row(session, now):
