@@ -47,7 +47,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyotp
@@ -360,9 +360,8 @@ def seed(app, count, cheap=0):
 
 def prepare_pending(app, users):
     """Pending code steps for `users`, as POST /login and GET /login/mfa leave them, written
-    in one bulk insert. The session's content and row metadata come from the app's own
-    `signin.after_first_factor` and Flask-WTF's `generate_csrf`; only the mapping to the
-    row's columns is copied from `ServerSessionInterface.save_session`.
+    in one bulk insert. The session, its row and the form's token come from the app's own
+    `signin.after_first_factor`, `sessions._new_row` and Flask-WTF's `generate_csrf`.
     Returns (cookie value, CSRF form token, user) for each."""
     from flask import session
     from flask_wtf.csrf import generate_csrf
@@ -375,36 +374,19 @@ def prepare_pending(app, users):
 
     if not users:
         raise SystemExit("no user is free in this 30 s step for the code phase: raise --seed")
-    max_age = timedelta(minutes=app.config["SESSION_MAX_AGE_MIN"])
     rows, items = [], []
     with app.app_context():
         ids = [u.id for u in users]
         by_id = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
         db.session.expunge_all()
+    client = {"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": USER_AGENT}
     for user in users:
         # N.B. a fresh app context each time: Flask-WTF keeps the token in `g`.
-        with app.test_request_context("/login", method="POST"):
+        with app.test_request_context("/login", method="POST", environ_base=client):
             signin.after_first_factor(by_id[user.id], None)
             form_token = generate_csrf()  # as GET /login/mfa renders it
-            data, meta = dict(session), dict(session.meta)
-        now = datetime.now(UTC).replace(tzinfo=None)
-        created = meta.get("created_at") or now
-        sid = secrets.token_urlsafe(32)
-        rows.append(
-            {
-                "id_hash": sessions._hash(sid),
-                "user_id": meta.get("user_id"),
-                "data": sessions._serializer.dumps(data),
-                "created_at": created,
-                "last_seen_at": now,
-                "authenticated_at": meta.get("authenticated_at"),
-                "idle_minutes": meta.get("idle_minutes") or sessions.ANONYMOUS_IDLE_MIN,
-                "expires_at": created + max_age,
-                "ip": "127.0.0.1",
-                "user_agent": USER_AGENT,
-            }
-        )
-        items.append((sid, form_token, user))
+            rows.append(sessions._new_row(session, datetime.now(UTC).replace(tzinfo=None)))
+            items.append((session.sid, form_token, user))
     with app.app_context():
         db.session.execute(insert(ServerSession.__table__), rows)
         db.session.commit()
