@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, session, url_for
 from flask_login import login_user, logout_user
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import joinedload
 
 from .. import audit, clock, notify, passwords, sessions
@@ -128,12 +129,18 @@ def complete(user, method, second_factor=None):
     idle = current_app.config[user.account.idle_timeout_key]
     sessions.authenticate(session, user, idle_minutes=int(idle), now=now)
     login_user(user)
-    user.last_login_at = now
+    db.session.connection().execute(_SIGNED_IN, {"uid": user.id, "at": now})
     audit.record("login", actor=user, target=user, method=method, second_factor=second_factor)
     # One commit for the sign-in: the session row, the code's single-use mark (see
     # mfa.verify_code), the last sign-in time and the audit entry.
     sessions.store_now(session)
     db.session.commit()
+
+
+_users = User.__table__
+_SIGNED_IN = (
+    update(_users).where(_users.c.id == bindparam("uid")).values(last_login_at=bindparam("at"))
+)
 
 
 def logout(user):
