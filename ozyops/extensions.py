@@ -11,7 +11,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, joinedload
+from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -80,10 +80,10 @@ def init_app(app):
     login_manager.session_protection = None  # N.B. sessions live on the server; see sessions.py
     limiter.init_app(app)
 
-    from .models import User
+    from .models import WITH_ACCOUNT, User
 
     @login_manager.user_loader
     def load_user(user_id):
         # The account comes along: the guard reads it on every request.
-        user = db.session.get(User, int(user_id), options=[joinedload(User.account)])
+        user = db.session.get(User, int(user_id), options=WITH_ACCOUNT)
         return user if user is not None and user.active else None

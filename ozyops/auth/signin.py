@@ -12,12 +12,11 @@ from urllib.parse import urlsplit
 from flask import current_app, session, url_for
 from flask_login import login_user, logout_user
 from sqlalchemy import bindparam, update
-from sqlalchemy.orm import joinedload
 
 from .. import audit, clock, notify, passwords, sessions
 from ..accounts import find_user_by_email
 from ..extensions import db
-from ..models import User
+from ..models import WITH_ACCOUNT, User
 
 PENDING_KEY = "mfa_pending"
 MAX_PENDING_FAILURES = 5
@@ -82,7 +81,7 @@ def pending_user():
     if datetime.fromisoformat(pending["until"]) <= clock.utcnow():
         return None
     # Usually already loaded with the session row (sessions.py): no query.
-    user = db.session.get(User, pending["user_id"], options=[joinedload(User.account)])
+    user = db.session.get(User, pending["user_id"], options=WITH_ACCOUNT)
     # Deactivated, or MFA reset meanwhile (by an admin, or a recovery key elsewhere):
     # this half-login is over; the password step decides again.
     return user if user is not None and user.active and user.mfa_enabled else None
