@@ -39,11 +39,15 @@ PARTS = (
         "check_password",
         "check_password (this thread; argon2 lanes run on 4 more)",
     ),
-    ("ozyops.auth.signin", "pending_user", "pending_user (SELECT user)"),
-    ("ozyops.security.mfa", "verify_code", "verify_code (UPDATE users, COMMIT)"),
-    ("ozyops.auth.signin", "complete", "complete (reload user, account, UPDATE, audit, COMMIT)"),
+    ("ozyops.auth.signin", "pending_user", "pending_user (with the session row)"),
+    ("ozyops.security.mfa", "verify_code", "verify_code (single-use UPDATE)"),
+    (
+        "ozyops.auth.signin",
+        "complete",
+        "complete (UPDATE last sign-in, audit INSERT, session row, COMMIT)",
+    ),
     ("ozyops.audit", "seal", "audit.seal (after commit: lock account row, chain, COMMIT)"),
-    ("ozyops.extensions", "login_manager._user_callback", "load_user (SELECT user)"),
+    ("ozyops.extensions", "login_manager._user_callback", "load_user (with the session row)"),
     ("jinja2", "Template.render", "template rendering"),
 )
 
