@@ -174,7 +174,7 @@ class ServerSessionInterface(SessionInterface):
             return Session.anonymous()
         if row.expires_at <= now or _idle_expired(row, now):
             with db.engine.begin() as conn:
-                conn.execute(delete(_table).where(_table.c.id_hash == row.id_hash))
+                conn.execute(_DELETE, {"h": row.id_hash})
             if row.user_id is not None and row.expires_at > now:
                 message = f"You were signed out after {row.idle_minutes} minutes of inactivity."
                 return Session.anonymous({"_flashes": [("info", message)]})
