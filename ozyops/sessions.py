@@ -221,15 +221,22 @@ def _writes(session, now):
     """The (statement, parameters) pairs that bring the table in line with `session`, for
     one transaction."""
     writes = []
-    if session.replaced:
-        writes.append((_DELETE, {"h": _hash(session.replaced)}))
     this_row = {"h": _hash(session.sid)}
     if not session.needs_row():
+        if session.replaced:
+            writes.append((_DELETE, {"h": _hash(session.replaced)}))
         if session.stored:  # e.g. the message it held has been shown
             writes.append((_DELETE, this_row))
             session.stored = False
     elif not session.stored:
-        writes.append((_INSERT, _new_row(session, now)))
+        row = _new_row(session, now)
+        if session.replaced:
+            # The old row becomes the new one: the old id is dead at once. N.B. if it was
+            # ended meanwhile (a reset, a sign-out elsewhere), nothing is written: ended
+            # stays ended.
+            writes.append((_MOVE, {**row, "old": _hash(session.replaced)}))
+        else:
+            writes.append((_INSERT, row))
         if secrets.randbelow(SWEEP_EVERY) == 0:  # now and then, clear out dead rows
             writes.append((_SWEEP, {"now": now}))
     elif session.modified:
@@ -249,6 +256,8 @@ _READ = (
 )
 _THIS_ROW = _table.c.id_hash == bindparam("h")
 _INSERT = insert(_table)
+# N.B. the new values are SET from the parameters' keys; "old" is the replaced id's hash.
+_MOVE = update(_table).where(_table.c.id_hash == bindparam("old"))
 _DELETE = delete(_table).where(_THIS_ROW)
 _SWEEP = delete(_table).where(_table.c.expires_at <= bindparam("now"))
 _TOUCH = update(_table).where(_THIS_ROW).values(last_seen_at=bindparam("seen"))

@@ -160,7 +160,9 @@ def login_recovery():
     form = RecoveryForm()
     error = None
     if form.validate_on_submit():
-        check = mfa.use_recovery_key(user, form.recovery_key.data, clock.now())
+        check = mfa.use_recovery_key(
+            user, form.recovery_key.data, clock.now(), keep_sid=session.sid
+        )
         if check.ok:
             signin.finish_pending(user, via="recovery_key")
             flash(

@@ -188,9 +188,10 @@ _USE_STEP = (
 )
 
 
-def use_recovery_key(user, typed, now):
+def use_recovery_key(user, typed, now, keep_sid=None):
     """Consume `user`'s recovery key: it then never works again, and MFA is off until they
-    set it up on their new device. The row count of one UPDATE decides, so it works once."""
+    set it up on their new device. The row count of one UPDATE decides, so it works once.
+    Every session of the user ends but `keep_sid`'s (the sign-in using the key)."""
     if until := locked_until(user, now):
         return Check(Outcome.LOCKED, locked_until=until, kind="recovery_key")
     won = 0
@@ -211,7 +212,7 @@ def use_recovery_key(user, typed, now):
     audit.record("recovery_key_used", actor=user, target=user)
     db.session.commit()
     # N.B. whoever has the lost phone may also have a signed-in browser: end them all.
-    sessions.end_all_for(user.id)
+    sessions.end_all_for(user.id, keep_sid=keep_sid)
     notify.send(user, "recovery_key_used")
     return Check(Outcome.OK, kind="recovery_key")
 

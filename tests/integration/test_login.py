@@ -258,3 +258,46 @@ def test_an_anonymous_row_expires_after_an_hour(browser, factory, app, clock):
     browser.logout()
     [row] = _session_rows(app)
     assert row.expires_at == row.created_at + timedelta(minutes=60)
+
+
+def test_the_code_step_moves_the_pending_row_to_a_new_id(browser, factory, app, make_browser):
+    """No fixation: the half-login's id is dead once the code is accepted, and its one row
+    now belongs to the new id (rewritten in place, not copied)."""
+    factory.user(email="pat@example.com", mfa=True)
+    browser.login("pat@example.com")
+    pending = browser.client.get_cookie("ozyops_session").value
+    [before] = _session_rows(app)
+    assert before.authenticated_at is None
+    r = browser.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")
+    assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
+    signed_in = browser.client.get_cookie("ozyops_session").value
+    [after] = _session_rows(app)
+    assert signed_in != pending and after.id_hash != before.id_hash
+    assert after.authenticated_at is not None and after.user_id == before.user_id
+    thief = make_browser()
+    thief.client.set_cookie("ozyops_session", pending)
+    assert thief.get("/dashboard").status_code == 302
+    assert browser.get("/dashboard").status_code == 200
+
+
+def test_a_half_login_ended_meanwhile_is_not_brought_back(browser, factory, app, monkeypatch):
+    """If the pending row goes while the code is being checked (an MFA reset, a sign-out
+    elsewhere), the sign-in writes no new row: ended stays ended."""
+    from ozyops import sessions
+    from ozyops.auth import signin
+
+    user = factory.user(email="pat@example.com", mfa=True)
+    browser.login("pat@example.com")
+    browser.get("/login/mfa")
+    pending_user = signin.pending_user
+
+    def ended_meanwhile():
+        found = pending_user()  # read with the row, as the code step does
+        sessions.end_all_for(user.id)
+        return found
+
+    monkeypatch.setattr(signin, "pending_user", ended_meanwhile)
+    r = browser.post("/login/mfa", {"code": browser.code()})
+    assert r.status_code == 303
+    assert _session_rows(app) == []
+    assert browser.get("/dashboard").status_code == 302
