@@ -47,7 +47,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyotp
@@ -359,22 +358,21 @@ def seed(app, count, cheap=0):
 
 
 def prepare_pending(app, users):
-    """Pending code steps for `users`, as POST /login and GET /login/mfa leave them, written
-    in one bulk insert. The session, its row and the form's token come from the app's own
-    `signin.after_first_factor`, `sessions._new_row` and Flask-WTF's `generate_csrf`.
-    Returns (cookie value, CSRF form token, user) for each."""
+    """Pending code steps for `users`, as POST /login and GET /login/mfa leave them: the
+    session and its row come from the app's own `signin.after_first_factor`, the form's
+    token from Flask-WTF's `generate_csrf`. Returns (cookie value, CSRF form token, user)
+    for each."""
     from flask import session
     from flask_wtf.csrf import generate_csrf
-    from sqlalchemy import insert, select
+    from sqlalchemy import select
 
-    from ozyops import sessions
     from ozyops.auth import signin
     from ozyops.extensions import db
-    from ozyops.models import ServerSession, User
+    from ozyops.models import User
 
     if not users:
         raise SystemExit("no user is free in this 30 s step for the code phase: raise --seed")
-    rows, items = [], []
+    items = []
     with app.app_context():
         ids = [u.id for u in users]
         by_id = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
@@ -383,13 +381,9 @@ def prepare_pending(app, users):
     for user in users:
         # N.B. a fresh app context each time: Flask-WTF keeps the token in `g`.
         with app.test_request_context("/login", method="POST", environ_base=client):
-            signin.after_first_factor(by_id[user.id], None)
+            signin.after_first_factor(by_id[user.id], None)  # writes the row, as POST /login
             form_token = generate_csrf()  # as GET /login/mfa renders it
-            rows.append(sessions._new_row(session, datetime.now(UTC).replace(tzinfo=None)))
             items.append((session.sid, form_token, user))
-    with app.app_context():
-        db.session.execute(insert(ServerSession.__table__), rows)
-        db.session.commit()
     return items
 
 

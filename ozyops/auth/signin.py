@@ -68,6 +68,9 @@ def after_first_factor(user, next_url, method="password"):
             "next": safe_next(next_url),
             "method": method,
         }
+        # Written now, in the transaction that found the user: one commit, one connection.
+        sessions.store_now(session)
+        db.session.commit()
         return url_for("auth.login_mfa")
     complete(user, method=method)
     return safe_next(next_url) or url_for("main.dashboard")
