@@ -2,8 +2,8 @@
 workers each) on two loopback ports, sharing PostgreSQL and Redis (SPEC §7).
 Needs OZYOPS_TEST_DATABASE_URL and Redis; `make test` runs it in its PostgreSQL pass."""
 
+import itertools
 import re
-import uuid
 
 import pyotp
 import pytest
@@ -31,9 +31,14 @@ def install():
             yield first.url, second.url
 
 
+_addresses = itertools.count(1)
+
+
 def client():
-    """A client with an address of its own, so each test has its own rate-limit budget."""
-    return Client(address=f"198.51.100.{uuid.uuid4().int % 250 + 1}")
+    """A client with an address of its own, so each test has its own rate-limit budget.
+    N.B. counted, not random: two clients drawn at random could share the address whose
+    budget test_rate_limits_count_together spends, and fail with a 429."""
+    return Client(address=f"198.51.100.{next(_addresses)}")
 
 
 def test_a_code_accepted_on_one_is_refused_on_the_other(install):
