@@ -22,7 +22,6 @@ import io
 import pstats
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -111,17 +110,11 @@ def main(argv=None):
         passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
         passwords._DUMMY_HASH = passwords._hasher.hash("dummy")
 
-    from cryptography.fernet import Fernet
     from sqlalchemy import event
 
     from ozyops.extensions import db as ozy_db
 
-    keys = {"secret": "bench-profile-secret", "fernet": Fernet.generate_key().decode()}
-    tmp = tempfile.mkdtemp(prefix="ozyops-profile-")
-    database = run.Database(args.backend, tmp)
-    try:
-        run.upgrade(run.app_env(keys, database.url, None))
-        app = run.make_app(keys, database.url)
+    with run.fresh_app(args.backend, "profile") as (app, database):
         users, _cheap = run.seed(app, args.flows)
         parts = Parts()
         wrapped = [label for m, p, label in PARTS if parts.wrap(m, p, label)]
@@ -206,8 +199,6 @@ def main(argv=None):
             pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(25)
             print(f"\ncProfile of {args.profile!r} over {len(users)} requests (tottime):")
             print(out.getvalue())
-    finally:
-        database.drop()
 
 
 if __name__ == "__main__":

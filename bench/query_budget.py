@@ -15,7 +15,6 @@ statements at 10 members as at 1,000.
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,17 +121,11 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=20)
     args = ap.parse_args(argv)
 
-    from cryptography.fernet import Fernet
     from sqlalchemy import event
 
     from ozyops.extensions import db
 
-    keys = {"secret": "bench-query-budget", "fernet": Fernet.generate_key().decode()}
-    tmp = tempfile.mkdtemp(prefix="ozyops-qb-")
-    database = run.Database(args.backend, tmp)
-    try:
-        run.upgrade(run.app_env(keys, database.url, None))
-        app = run.make_app(keys, database.url)
+    with run.fresh_app(args.backend, "qb") as (app, database):
         big = seed_account(app, "Big Law LLP", args.members, args.entries)
         small = seed_account(app, "Small Law LLP", 10, 10)
         counter = {"n": 0}
@@ -177,8 +170,6 @@ def main(argv=None):
                 ok &= passed
                 print(f"    {'PASS' if passed else 'FAIL'}  {label}: {value}")
         return 0 if ok else 1
-    finally:
-        database.drop()
 
 
 if __name__ == "__main__":

@@ -304,6 +304,21 @@ def make_app(keys, db_url):
     )
 
 
+@contextlib.contextmanager
+def fresh_app(backend, name):
+    """An in-process app on a throwaway database with the current schema, dropped on exit:
+    yields (app, database). For the scripts that measure in-process, with no servers."""
+    from cryptography.fernet import Fernet
+
+    keys = {"secret": f"bench-{name}", "fernet": Fernet.generate_key().decode()}
+    database = Database(backend, tempfile.mkdtemp(prefix=f"ozyops-{name}-"))
+    try:
+        upgrade(app_env(keys, database.url, None))
+        yield make_app(keys, database.url), database
+    finally:
+        database.drop()
+
+
 @dataclass
 class BenchUser:
     id: int
