@@ -61,7 +61,7 @@ def load(app, test_config=None):
         "sqlite:///" + os.path.join(app.instance_path, "ozyops.sqlite")
     )
     app.config["SQLALCHEMY_DATABASE_URI"] = _with_psycopg3(url)
-    app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
+    app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "ozyops-memory://"
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
 
 

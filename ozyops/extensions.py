@@ -1,6 +1,7 @@
 """The Flask extensions, created once and bound to an app in `init_app`."""
 
 import os
+import threading
 
 from flask import current_app, request
 from flask_limiter import Limiter
@@ -9,6 +10,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from limits.storage import MemoryStorage
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
@@ -24,6 +26,27 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+class InProcessLimits(MemoryStorage):
+    """limits' in-process storage (the embedded default), its expiry timer restarted under
+    a lock.
+
+    N.B. limits 5.8 restarts that timer with no lock, so two limited posts on two threads
+    of one worker could start the same timer: a RuntimeError, a 500 on a sign-in (seen
+    under load, bench/README.md). Fixed upstream in alisaifee/limits#352, not yet in a
+    release: drop this class when one has it.
+    """
+
+    STORAGE_SCHEME = ["ozyops-memory"]
+
+    def __init__(self, *args, **kwargs):
+        self._timer_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def _MemoryStorage__schedule_expiry(self):
+        with self._timer_lock:
+            super()._MemoryStorage__schedule_expiry()
 
 
 db = SQLAlchemy(model_class=Base)

@@ -82,4 +82,4 @@ def test_environment_wins_over_instance_config(tmp_path, monkeypatch):
     assert app.config["TOTP_ISSUER"] == "From Env"
     assert app.config["LOGIN_RATE_LIMIT"] == "5 per minute"
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.example/ozy"
-    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert app.config["RATELIMIT_STORAGE_URI"] == "ozyops-memory://"

@@ -1,0 +1,84 @@
+"""The embedded default's rate-limit storage under concurrent posts on one worker's threads."""
+
+import threading
+import time
+
+import pytest
+from limits.storage import MemoryStorage, storage_from_string
+
+from ozyops.extensions import InProcessLimits, limiter
+
+
+class StoppedTimer:
+    """Stands in for the storage's expiry timer: always found stopped, so every hit
+    restarts it; starting one twice fails as a real thread does."""
+
+    def __init__(self, *_args):
+        self.started = False
+
+    def is_alive(self):
+        return False
+
+    def start(self):
+        if self.started:
+            raise RuntimeError("threads can only be started once")
+        self.started = True
+
+
+def probe(cls):
+    """`cls`, with other threads let in between a new timer's assignment and its start:
+    the interleaving in which two threads start one timer."""
+
+    class Probe(cls):
+        @property
+        def timer(self):
+            return self.__dict__["timer"]
+
+        @timer.setter
+        def timer(self, new):
+            self.__dict__["timer"] = new
+            time.sleep(0.001)  # N.B. hands the GIL to the other thread, mid-restart
+
+    return Probe()
+
+
+def hit_from_two_threads(storage, hits=20):
+    errors = []
+
+    def hit():
+        for _ in range(hits):
+            try:
+                storage.incr("127.0.0.1/credentials", 60)
+            except RuntimeError as e:
+                errors.append(e)
+
+    workers = [threading.Thread(target=hit) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return errors
+
+
+@pytest.fixture(autouse=True)
+def _stopped_timers(monkeypatch):
+    monkeypatch.setattr(threading, "Timer", StoppedTimer)
+
+
+def test_limits_own_storage_starts_one_timer_twice_under_this_interleaving():
+    """The upstream race InProcessLimits exists for; if this fails, limits has the fix."""
+    errors = hit_from_two_threads(probe(MemoryStorage))
+    assert errors
+    assert all("started once" in str(e) for e in errors)
+
+
+def test_in_process_limits_count_every_hit_without_an_error():
+    storage = probe(InProcessLimits)
+    assert hit_from_two_threads(storage) == []
+    assert storage.get("127.0.0.1/credentials") == 40
+
+
+def test_the_app_uses_it_when_there_is_no_redis(app):
+    assert isinstance(storage_from_string("ozyops-memory://"), InProcessLimits)
+    with app.app_context():
+        assert isinstance(limiter.storage, InProcessLimits)
