@@ -1,5 +1,8 @@
 """Secrets at rest (MultiFernet with rotation) and password rules."""
 
+import os
+import sys
+
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask
@@ -56,3 +59,11 @@ def test_password_hash_is_argon2id_and_verifies():
 def test_password_rules(password, problem):
     result = passwords.problem_with(password)
     assert (result is None) if problem is None else (problem in result)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priority is Linux's")
+def test_hashing_runs_below_the_priority_of_requests():
+    here = os.getpriority(os.PRIO_PROCESS, 0)  # on Linux: this thread's nice value
+    there = passwords.on_hashing_threads(os.getpriority, os.PRIO_PROCESS, 0)
+    assert there == min(here + passwords.LOWER_PRIORITY_BY, 19)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == here  # the caller's thread is untouched
