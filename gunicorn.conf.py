@@ -1,9 +1,11 @@
 """gunicorn settings for OzyOps: `gunicorn -c gunicorn.conf.py wsgi:app`.
 
-Each worker is a process with a few threads. Password hashing (argon2id, 64 MiB) is the
-heavy part of a sign-in and releases the GIL, so threads keep a worker responsive while
-one hashes. Every rule that must hold across processes lives in the database or Redis,
-so any number of workers and hosts may serve the same install.
+Each worker is a process with many threads, of which at most four run a request at once
+(ozyops/admission.py): the others are there for requests that are only waiting, mostly
+sign-ins waiting for their password hash (argon2id, ~0.2 s of CPU, on lower-priority
+threads: ozyops/passwords.py), so that a burst of sign-ins keeps no one else waiting.
+Every rule that must hold across processes lives in the database or Redis, so any number
+of workers and hosts may serve the same install.
 """
 
 import multiprocessing
@@ -11,7 +13,7 @@ import os
 
 bind = os.environ.get("OZYOPS_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("OZYOPS_WORKERS", min(4, multiprocessing.cpu_count() * 2)))
-threads = int(os.environ.get("OZYOPS_THREADS", 4))
+threads = int(os.environ.get("OZYOPS_THREADS", 16))
 worker_class = "gthread"
 timeout = 30
 graceful_timeout = 20

@@ -11,7 +11,7 @@ def create_app(test_config=None):
 
     config.load(app, test_config)
 
-    from . import cli, errors, extensions, headers, sessions
+    from . import admission, cli, errors, extensions, headers, sessions
     from .auth import sso
     from .auth.views import bp as auth_bp
     from .main import bp as main_bp
@@ -25,6 +25,7 @@ def create_app(test_config=None):
         # N.B. trust exactly as many X-Forwarded-* hops as there are proxies we run, so a
         # client cannot pick its own address for audit entries and rate limits.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    app.wsgi_app = admission.in_turns(app.wsgi_app)
     extensions.init_app(app)
     sso.init_app(app)
     app.session_interface = sessions.ServerSessionInterface()

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from flask import current_app
 from sqlalchemy import select
 
+from . import admission
 from .extensions import db
 from .models import User
 
@@ -73,6 +74,7 @@ def _deliver(user, what, body):
     msg["From"] = config["MAIL_FROM"]
     msg["To"] = user.email
     msg.set_content(body)
+    admission.give_way()  # an email server may take seconds to answer
     try:
         with smtplib.SMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=10) as smtp:
             if config.get("MAIL_USE_TLS"):

@@ -3,7 +3,8 @@
 N.B. argon2 is meant to be expensive: about 0.2 s of CPU and 64 MiB of memory per hash.
 Hashes run on HASHING_THREADS threads per process, so a worker never holds more than
 128 MiB for them; on Linux those threads run at a lower CPU priority (nice +10, which
-argon2's own threads inherit). A burst of sign-ins, or someone spraying passwords, then slows down
+argon2's own threads inherit), and the request gives its turn away while it waits
+(admission.py). A burst of sign-ins, or someone spraying passwords, then slows down
 sign-ins, not the pages and code steps of the people already past their password.
 """
 
@@ -15,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from . import admission
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
@@ -44,7 +47,8 @@ _hashing = ThreadPoolExecutor(
 
 
 def on_hashing_threads(fn, *args):
-    """`fn(*args)` on one of the hashing threads."""
+    """`fn(*args)` on one of the hashing threads; this request's turn goes to the next."""
+    admission.give_way()
     return _hashing.submit(fn, *args).result()
 
 

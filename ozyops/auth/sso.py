@@ -23,7 +23,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import current_app
 from sqlalchemy import select
 
-from .. import audit, clock
+from .. import admission, audit, clock
 from ..accounts import find_user_by_email
 from ..extensions import db
 from ..models import SsoIdentity
@@ -74,6 +74,7 @@ def client(provider):
     """The Authlib client for a configured provider, else None."""
     if provider not in PROVIDERS:
         return None
+    admission.give_way()  # what the client does next goes to the provider, over the network
     return current_app.extensions["ozyops.oauth"].create_client(provider)
 
 
