@@ -17,6 +17,7 @@ from .. import audit, clock, notify, passwords, sessions
 from ..accounts import find_user_by_email
 from ..extensions import db
 from ..models import WITH_ACCOUNT, User
+from ..security import mfa
 
 PENDING_KEY = "mfa_pending"
 MAX_PENDING_FAILURES = 5
@@ -118,20 +119,32 @@ def count_pending_failure(user):
     return False
 
 
-def finish_pending(user, via):
+def finish_with_code(user, code, now):
+    """The code step: check `code` and, when it is right, complete the login in the same
+    transaction. Returns the check and where to go next (None when the code is wrong)."""
+    check = mfa.verify_code(user, code, now, signs_in=True)
+    if not check.ok:
+        return check, None
+    return check, finish_pending(user, via="code", sign_in_recorded=True)
+
+
+def finish_pending(user, via, sign_in_recorded=False):
     """The second factor passed: complete the login. Returns where to go next."""
     pending = session.get(PENDING_KEY) or {}
-    complete(user, method=pending.get("method", "password"), second_factor=via)
+    method = pending.get("method", "password")
+    complete(user, method=method, second_factor=via, sign_in_recorded=sign_in_recorded)
     return pending.get("next") or url_for("main.dashboard")
 
 
-def complete(user, method, second_factor=None):
-    """Start a fresh authenticated session for `user` (new id: no fixation)."""
+def complete(user, method, second_factor=None, sign_in_recorded=False):
+    """Start a fresh authenticated session for `user` (new id: no fixation).
+    `sign_in_recorded`: the user's last sign-in time is already written (finish_with_code)."""
     now = clock.utcnow()
     idle = current_app.config[user.account.idle_timeout_key]
     sessions.authenticate(session, user, idle_minutes=int(idle), now=now)
     login_user(user)
-    db.session.connection().execute(_SIGNED_IN, {"uid": user.id, "at": now})
+    if not sign_in_recorded:
+        db.session.connection().execute(_SIGNED_IN, {"uid": user.id, "at": now})
     audit.record("login", actor=user, target=user, method=method, second_factor=second_factor)
     # One commit for the sign-in: the session row, the code's single-use mark (see
     # mfa.verify_code), the last sign-in time and the audit entry.

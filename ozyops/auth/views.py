@@ -134,9 +134,9 @@ def login_mfa():
     error = None
     now = clock.now()
     if form.validate_on_submit():
-        check = mfa.verify_code(user, form.code.data, now)
+        check, next_url = signin.finish_with_code(user, form.code.data, now)
         if check.ok:
-            return redirect(signin.finish_pending(user, via="code"), code=303)
+            return redirect(next_url, code=303)
         error = check.message
         if _restart_after(check, user):
             flash("Too many wrong codes for one sign-in. Log in again.", "error")

@@ -5,8 +5,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from ozyops import clock as clocks
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, ServerSession
+from ozyops.security import mfa
 from tests.conftest import PASSWORD
 
 WRONG = "That email and password don&#39;t match"
@@ -36,6 +38,21 @@ def test_login_without_mfa_lands_on_dashboard(browser, factory, app):
     assert events(app, "login") == 1
     with app.app_context():
         assert factory.get(user).last_login_at is not None
+
+
+def test_a_code_sign_in_records_when_and_a_confirmation_code_does_not(browser, factory, app, clock):
+    user = factory.user(email="pat@example.com", mfa=True)
+    r = browser.login_with_code("pat@example.com")
+    assert r.status_code == 303, r.text
+    assert r.headers["Location"] == "/dashboard"
+    with app.app_context():
+        assert factory.get(user).last_login_at == clocks.naive(clock())
+        signed_in_at = factory.get(user).last_login_at
+    clock.advance(seconds=60)
+    with app.app_context():
+        assert mfa.verify_code(factory.get(user), browser.code(), clock()).ok
+        db.session.commit()
+        assert factory.get(user).last_login_at == signed_in_at
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,9 @@ def test_a_sign_in_is_one_commit_and_a_page_one_read(browser, factory, app, monk
     assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
     assert len(ended) == 1, statements
     assert sum(s.lstrip().startswith("SELECT") for s in statements) == 1, statements
+    # the session read, the code's single-use mark with the last sign-in time, the audit
+    # entry and the session row's move to its new id
+    assert len(statements) == 4, statements
     with counting(app) as statements:
         assert browser.get("/dashboard").status_code == 200
     assert len(statements) == 1, statements
