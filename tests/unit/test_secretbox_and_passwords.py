@@ -1,7 +1,6 @@
 """Secrets at rest (MultiFernet with rotation) and password rules."""
 
-import os
-import sys
+import threading
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -61,9 +60,25 @@ def test_password_rules(password, problem):
     assert (result is None) if problem is None else (problem in result)
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priority is Linux's")
-def test_hashing_runs_below_the_priority_of_requests():
-    here = os.getpriority(os.PRIO_PROCESS, 0)  # on Linux: this thread's nice value
-    there = passwords.on_hashing_threads(os.getpriority, os.PRIO_PROCESS, 0)
-    assert there == min(here + passwords.LOWER_PRIORITY_BY, 19)
-    assert os.getpriority(os.PRIO_PROCESS, 0) == here  # the caller's thread is untouched
+def test_one_hash_at_a_time_per_process():
+    inside, go = threading.Semaphore(0), threading.Event()
+    running, most = [0], [0]
+
+    def hash_slowly():
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        inside.release()
+        go.wait(5)
+        running[0] -= 1
+
+    requests = [
+        threading.Thread(target=passwords.on_hashing_thread, args=(hash_slowly,)) for _ in range(3)
+    ]
+    for r in requests:
+        r.start()
+    assert inside.acquire(timeout=5)
+    assert not inside.acquire(timeout=0.2)  # the others wait for the hashing thread
+    go.set()
+    for r in requests:
+        r.join(5)
+    assert most[0] == 1
