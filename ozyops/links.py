@@ -71,6 +71,9 @@ def set_password(token, password, now):
     link = find(token, now)
     if problem := passwords.problem_with(password):
         raise LinkError(problem)
+    # Hashed before the link is marked used: the hash may wait for the hashing thread, and
+    # must not hold a write (on SQLite, the database's one write lock) meanwhile.
+    password_hash = passwords.hash_password(password)
     won = db.session.execute(
         update(UserToken)
         .where(UserToken.id == link.id, UserToken.used_at.is_(None))
@@ -80,7 +83,7 @@ def set_password(token, password, now):
         db.session.rollback()
         raise LinkError("This link has already been used.")
     user = link.user
-    user.password_hash = passwords.hash_password(password)
+    user.password_hash = password_hash
     event = "invitation_accepted" if link.purpose == "invite" else "password_reset"
     audit.record(event, actor=user, target=user)
     db.session.commit()

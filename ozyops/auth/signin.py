@@ -37,7 +37,14 @@ def check_password(email, password):
     same message, so neither timing nor wording tells whether an address has an account.
     """
     user = find_user_by_email(email)
-    if not passwords.verify_password(user.password_hash if user else None, password or ""):
+    # N.B. the hash may wait its turn for the hashing thread (passwords.py). Meanwhile this
+    # request's database connection goes back to the pool, so sign-ins queued there hold
+    # none; `close` keeps what is loaded, and the user is attached again afterwards.
+    db.session.close()
+    matched = passwords.verify_password(user.password_hash if user else None, password or "")
+    if user is not None:
+        db.session.add(user)
+    if not matched:
         audit.record("login_failed", target=user, account_id=user.account_id if user else None)
         db.session.commit()
         raise SignInError(WRONG_CREDENTIALS)
