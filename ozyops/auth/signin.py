@@ -76,7 +76,7 @@ def after_first_factor(user, next_url, method="password"):
             "next": safe_next(next_url),
             "method": method,
         }
-        # Written now, in the transaction that found the user: one commit, one connection.
+        # Written now, with whatever the first factor recorded: one commit.
         sessions.store_now(session)
         db.session.commit()
         return url_for("auth.login_mfa")
@@ -132,25 +132,23 @@ def finish_with_code(user, code, now):
     check = mfa.verify_code(user, code, now, signs_in=True)
     if not check.ok:
         return check, None
-    return check, finish_pending(user, via="code", sign_in_recorded=True)
+    return check, finish_pending(user, via="code")
 
 
-def finish_pending(user, via, sign_in_recorded=False):
+def finish_pending(user, via):
     """The second factor passed: complete the login. Returns where to go next."""
     pending = session.get(PENDING_KEY) or {}
-    method = pending.get("method", "password")
-    complete(user, method=method, second_factor=via, sign_in_recorded=sign_in_recorded)
+    complete(user, method=pending.get("method", "password"), second_factor=via)
     return pending.get("next") or url_for("main.dashboard")
 
 
-def complete(user, method, second_factor=None, sign_in_recorded=False):
-    """Start a fresh authenticated session for `user` (new id: no fixation).
-    `sign_in_recorded`: the user's last sign-in time is already written (finish_with_code)."""
+def complete(user, method, second_factor=None):
+    """Start a fresh authenticated session for `user` (new id: no fixation)."""
     now = clock.utcnow()
     idle = current_app.config[user.account.idle_timeout_key]
     sessions.authenticate(session, user, idle_minutes=int(idle), now=now)
     login_user(user)
-    if not sign_in_recorded:
+    if second_factor is None:  # else the code's or key's own UPDATE recorded the sign-in
         db.session.connection().execute(_SIGNED_IN, {"uid": user.id, "at": now})
     audit.record("login", actor=user, target=user, method=method, second_factor=second_factor)
     # One commit for the sign-in: the session row, the code's single-use mark (see

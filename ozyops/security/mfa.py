@@ -157,7 +157,7 @@ def verify_code(user, code, now, signs_in=False):
     N.B. an accepted code's single-use mark is left in the caller's transaction, to be
     committed with what the code allowed (one commit per sign-in); every caller commits
     on success. Failures are committed here. With `signs_in`, the same UPDATE records the
-    user's last sign-in (signin.finish_with_code): one statement fewer per sign-in.
+    user's last sign-in (signin.finish_with_code, signin.complete): one statement fewer.
     """
     if until := locked_until(user, now):
         return Check(Outcome.LOCKED, locked_until=until)
@@ -195,8 +195,9 @@ _USE_STEP_SIGNING_IN = _USE_STEP.values(last_login_at=bindparam("at"))
 
 def use_recovery_key(user, typed, now, keep_sid=None):
     """Consume `user`'s recovery key: it then never works again, and MFA is off until they
-    set it up on their new device. The row count of one UPDATE decides, so it works once.
-    Every session of the user ends but `keep_sid`'s (the sign-in using the key)."""
+    set it up on their new device. The row count of one UPDATE decides, so it works once;
+    the same UPDATE records the sign-in. Every session of the user ends but `keep_sid`'s
+    (the sign-in using the key)."""
     if until := locked_until(user, now):
         return Check(Outcome.LOCKED, locked_until=until, kind="recovery_key")
     won = 0
@@ -210,6 +211,7 @@ def use_recovery_key(user, typed, now, keep_sid=None):
                 totp_last_step=None,
                 mfa_failures=0,
                 mfa_locked_until=None,
+                last_login_at=clock.naive(now),
             )
         ).rowcount
     if not won:
