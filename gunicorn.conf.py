@@ -21,6 +21,7 @@ keepalive = 5
 max_requests = 5000  # recycle workers now and then, as a guard against slow leaks
 max_requests_jitter = 500
 accesslog = os.environ.get("OZYOPS_ACCESS_LOG", "-") or None  # empty: no access log
+logger_class = "ozyops.accesslog.RedactingLogger"  # no password-link token in the log
 errorlog = "-"
 # N.B. client addresses come from Werkzeug's ProxyFix, configured by OZYOPS_TRUSTED_PROXIES;
 # gunicorn's own forwarded-header handling stays off so only one place decides.

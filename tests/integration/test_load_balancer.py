@@ -1,6 +1,7 @@
 """deploy/nginx.conf, run by Debian's nginx in front of two gunicorn instances on loopback:
-sign-in through it works, the audit log has the client's address (not nginx's), and
-stopping one instance mid-run loses no signed-in session."""
+sign-in through it works, the audit log has the client's address (not nginx's),
+stopping one instance mid-run loses no signed-in session, and neither nginx's access log
+nor the app's holds a password link's token or a provider's code."""
 
 import re
 import shutil
@@ -27,7 +28,11 @@ CLIENT_ADDRESS = "127.0.0.2"  # the test's browser, distinct from nginx's 127.0.
 @pytest.fixture
 def balanced(tmp_path):
     with throwaway_database() as url:
-        settings = shared_settings(url, OZYOPS_LOGIN_RATE_LIMIT="100 per minute")
+        settings = shared_settings(
+            url,
+            OZYOPS_LOGIN_RATE_LIMIT="100 per minute",
+            OZYOPS_ACCESS_LOG=str(tmp_path / "app-access.log"),
+        )
         seed(url, settings, {"owner@example.com": ("owner", True)})
         with running(settings) as first, running(settings) as second:
             port = free_port()
@@ -76,3 +81,21 @@ def test_stopping_one_instance_loses_no_session(balanced):
         assert browser.get(f"{base}/dashboard").status_code == 200
     r = browser.post(f"{base}/logout", page=f"{base}/settings/profile")
     assert r.status_code == 303
+
+
+def test_no_token_or_code_reaches_either_access_log(balanced, tmp_path):
+    base, _, _ = balanced
+    browser = Client(source=CLIENT_ADDRESS)
+    token = "Tk_7f3a9c1e5b2d8f4a6c0e1b3d5f7a9c1e"
+    assert browser.get(f"{base}/set-password/{token}").status_code == 410
+    browser.http.get(f"{base}/static/app.css", headers={"Referer": f"{base}/set-password/{token}"})
+    browser.get(f"{base}/login/google/callback?code=the-provider-code&state=the-state")
+    browser.get(f"{base}/settings/audit?page=2")
+    # N.B. both logs are written line by line, unbuffered: what was answered is there.
+    logs = {name: (tmp_path / name).read_text() for name in ("ozyops-access.log", "app-access.log")}
+    for name, text in logs.items():
+        for secret in (token, "the-provider-code", "the-state"):
+            assert secret not in text, name
+        assert "/set-password/[redacted]" in text, name
+        assert "/login/google/callback?[redacted]" in text, name
+        assert "/settings/audit?page=2" in text, name
