@@ -1,6 +1,7 @@
 """Friendly error pages; for htmx requests a small fragment swapped into the page's
 alert region instead of the component that asked."""
 
+from cryptography.fernet import InvalidToken
 from flask import current_app, flash, make_response, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -35,8 +36,9 @@ PUBLIC_FORMS = frozenset({"auth.login", "main.setup", "auth.set_password"})
 
 def init_app(app):
     app.register_error_handler(CSRFError, _csrf)
-    app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(InternalServerError, _server_error)
+    app.register_error_handler(InvalidToken, _secret_unreadable)
 
 
 def _csrf(error):
@@ -54,7 +56,7 @@ def _csrf(error):
     )
 
 
-def _http(error):
+def http_error(error):
     if error.code is None or error.code < 400:
         return error
     title, text = MESSAGES.get(error.code, (error.name, error.description))
@@ -66,6 +68,24 @@ def _server_error(error):
     if isinstance(getattr(error, "original_exception", None), DBAPIError):
         return _unavailable()
     return _render(500, *MESSAGES[500])
+
+
+def _secret_unreadable(_error):
+    """A stored TOTP secret that none of ENCRYPTION_KEYS opens (keys replaced rather than
+    rotated): no code can be checked, so nothing that needs one goes ahead; the person is
+    told it is not their doing, and the operator finds why in the log."""
+    db.session.rollback()
+    current_app.logger.error(
+        "a TOTP secret could not be decrypted: ENCRYPTION_KEYS lacks the key it was sealed "
+        "with (put the old key back after the new one: README, Running in production)"
+    )
+    return _render(
+        503,
+        "Codes can't be checked just now",
+        "Nothing you did caused this: the server can't read the MFA settings it stored. Tell "
+        "whoever runs OzyOps for your practice. Until it is fixed, no code will work here.",
+        headers=[("Retry-After", "300")],
+    )
 
 
 def _unavailable():

@@ -16,7 +16,7 @@ from flask_login import current_user
 from joserfc.errors import JoseError
 from requests import RequestException
 
-from .. import audit, clock, htmx, links
+from .. import audit, clock, errors, htmx, links
 from ..extensions import credential_limit, db
 from ..forms import CodeForm
 from ..security import mfa
@@ -106,7 +106,12 @@ def _sso_failed(provider, reason, message=None):
 
 
 def _pending_or_restart():
-    """The pending user, or a redirect to /login explaining why the step is over."""
+    """The pending user, or a redirect to /login explaining why the step is over.
+
+    N.B. someone already signed in (Back from the dashboard, a link from another site) goes
+    to the dashboard with their session untouched: only /logout ends a session."""
+    if current_user.is_authenticated:
+        return None, redirect(url_for("main.dashboard"), code=303)
     user = signin.pending_user()
     if user is None:
         expired = signin.pending_expired()
@@ -141,9 +146,12 @@ def login_mfa():
         if _restart_after(check, user):
             flash("Too many wrong codes for one sign-in. Log in again.", "error")
             return redirect(url_for("auth.login"), code=303)
-    elif until := mfa.locked_until(user, now):
-        error = mfa.Check(mfa.Outcome.LOCKED, locked_until=until).message
-    status = 422 if request.method == "POST" else 200
+    elif lock := mfa.locked(user, now):
+        error = lock.message
+    return _code_page(form, error, user, 422 if request.method == "POST" else 200)
+
+
+def _code_page(form, error, user, status):
     return render_template(
         "auth/mfa.html", form=form, error=error, pending_email=user.email
     ), status
@@ -175,8 +183,31 @@ def login_recovery():
         if _restart_after(check, user):
             flash("Too many wrong attempts for one sign-in. Log in again.", "error")
             return redirect(url_for("auth.login"), code=303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("auth/recovery.html", form=form, error=error), status
+    return _recovery_page(form, error, user, 422 if request.method == "POST" else 200)
+
+
+def _recovery_page(form, error, user, status):
+    lost_both = mfa.LOST_BOTH[user.role == "owner"]
+    return render_template(
+        "auth/recovery.html", form=form, error=error, lost_both=lost_both
+    ), status
+
+
+@bp.errorhandler(429)
+def _too_many_attempts(error):
+    """Over the per-address limit at a sign-in step: that step's own page, the limit's
+    message where a wrong password or code would be (SPEC §2: a failure is a message on
+    the same page). Elsewhere, and for htmx, the app-wide answer."""
+    text = errors.MESSAGES[429][1]
+    if not htmx.is_htmx():
+        if request.endpoint == "auth.login":
+            return _login_page(LoginForm(), text, 429)
+        user = None if current_user.is_authenticated else signin.pending_user()
+        if user is not None and request.endpoint == "auth.login_mfa":
+            return _code_page(CodeForm(), text, user, 429)
+        if user is not None and request.endpoint == "auth.login_recovery":
+            return _recovery_page(RecoveryForm(), text, user, 429)
+    return errors.http_error(error)
 
 
 @bp.route("/logout", methods=["POST"])

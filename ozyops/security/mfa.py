@@ -24,6 +24,14 @@ MAX_FAILURES = 10
 LOCK_MINUTES = 15
 
 
+# What to do with neither phone nor recovery key (help/mfa.md), for [others, the owner].
+LOST_BOTH = (
+    "ask your practice's owner or an admin to reset your MFA under Settings > Team",
+    "as the owner, contact support@ozyops.com (or whoever runs OzyOps for your practice) "
+    "to verify who you are and recover your account",
+)
+
+
 class MfaError(ValueError):
     """An MFA action that is not allowed, with a message fit to show as it is."""
 
@@ -43,6 +51,7 @@ class Check:
     minutes_off: int | None = None
     locked_until: datetime | None = None
     kind: str = "code"
+    owner: bool = False  # whose lock: no one in the practice can reset an owner's MFA
 
     @property
     def ok(self):
@@ -55,7 +64,7 @@ class Check:
                 f"Too many wrong attempts. For your security, codes and recovery keys for this "
                 f"sign-in are locked for {LOCK_MINUTES} minutes, until "
                 f"{self.locked_until:%H:%M} UTC. If you have lost your phone and your recovery "
-                f"key, ask your practice's owner or an admin to reset your MFA."
+                f"key, {LOST_BOTH[self.owner]}."
             )
         if self.outcome is Outcome.CLOCK_OFF:
             direction = "ahead" if self.minutes_off > 0 else "behind"
@@ -151,6 +160,16 @@ def locked_until(user, now):
     return until if until is not None and until > clock.naive(now) else None
 
 
+def locked(user, now, kind="code"):
+    """The LOCKED verdict, with its message, while `user` is locked out; else None."""
+    until = locked_until(user, now)
+    return _lock(user, until, kind) if until else None
+
+
+def _lock(user, until, kind):
+    return Check(Outcome.LOCKED, locked_until=until, kind=kind, owner=user.role == "owner")
+
+
 def verify_code(user, code, now, signs_in=False):
     """Check a sign-in (or confirmation) code: lockout, ±1 step, single use, failure count.
 
@@ -159,8 +178,8 @@ def verify_code(user, code, now, signs_in=False):
     on success. Failures are committed here. With `signs_in`, the same UPDATE records the
     user's last sign-in (signin.finish_with_code, signin.complete): one statement fewer.
     """
-    if until := locked_until(user, now):
-        return Check(Outcome.LOCKED, locked_until=until)
+    if lock := locked(user, now):
+        return lock
     if not user.mfa_enabled:
         return Check(Outcome.INVALID)  # reset meanwhile: nothing can match
     secret = open_(user.totp_secret)
@@ -198,8 +217,8 @@ def use_recovery_key(user, typed, now, keep_sid=None):
     set it up on their new device. The row count of one UPDATE decides, so it works once;
     the same UPDATE records the sign-in. Every session of the user ends but `keep_sid`'s
     (the sign-in using the key)."""
-    if until := locked_until(user, now):
-        return Check(Outcome.LOCKED, locked_until=until, kind="recovery_key")
+    if lock := locked(user, now, kind="recovery_key"):
+        return lock
     won = 0
     if recovery.looks_like_key(typed):
         won = db.session.execute(
@@ -244,7 +263,7 @@ def _failure(user, check, now):
             audit.record("mfa_locked", target=user, minutes=LOCK_MINUTES)
             db.session.commit()
             notify.send(user, "mfa_locked")
-            return Check(Outcome.LOCKED, locked_until=until, kind=check.kind)
+            return _lock(user, until, check.kind)
     db.session.commit()
     return check
 

@@ -186,7 +186,9 @@ def test_sign_in_posts_are_rate_limited_per_address(browser, factory):
         )
     r = browser.post("/login", {"email": "pat@example.com", "password": PASSWORD})
     assert r.status_code == 429
-    assert "Too many attempts" in r.text
+    # The message where a wrong password's would be, on the login page, the email kept.
+    assert "Too many sign-in attempts came from your network" in r.text
+    assert 'name="password"' in r.text and 'value="pat@example.com"' in r.text
     assert browser.get("/login").status_code == 200  # GETs are not limited
 
 

@@ -1,10 +1,14 @@
 """The code step and the recovery step of sign-in (SPEC §2, §5)."""
 
+from datetime import datetime
+
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from ozyops.extensions import db
-from ozyops.models import AuditEvent
+from ozyops.models import AuditEvent, User
+from ozyops.security import mfa
 from tests.conftest import RECOVERY_KEY
 
 INVALID = "That code didn&#39;t work"
@@ -160,6 +164,17 @@ def test_code_step_without_a_password_goes_to_login(browser):
     assert browser.get("/login/recovery").headers["Location"] == "/login"
 
 
+def test_the_code_steps_leave_a_signed_in_session_alone(browser, doc):
+    browser.login(doc.email)
+    browser.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")
+    cookie = browser.client.get_cookie("ozyops_session").value
+    for url in ("/login/mfa", "/login/recovery"):  # Back from the dashboard, or a link
+        r = browser.get(url)
+        assert r.status_code == 303 and r.headers["Location"] == "/dashboard", url
+    assert browser.client.get_cookie("ozyops_session").value == cookie
+    assert browser.get("/dashboard").status_code == 200
+
+
 def test_recovery_key_logs_in_once_and_leads_to_setup(browser, make_browser, doc, app, factory):
     browser.login(doc.email)
     page = browser.get("/login/recovery")
@@ -226,6 +241,21 @@ def test_a_password_reset_ends_a_half_finished_sign_in(browser, doc, app, clock)
 
 
 @pytest.mark.settings(LOGIN_RATE_LIMIT="3 per minute")
+def test_over_the_limit_the_code_step_says_so_on_its_own_page(browser, doc):
+    browser.login(doc.email)  # 1
+    for _ in range(2):  # 2, 3
+        assert browser.post("/login/mfa", {"code": "000000"}, page="/login/mfa").status_code == 422
+    for url, own_page in (
+        ("/login/mfa", "Signing in as <strong>doc@example.com</strong>"),
+        ("/login/recovery", "No recovery key?"),
+    ):
+        r = browser.post(url, {"code": "000000", "recovery_key": "x"}, page=url)
+        assert r.status_code == 429, url
+        assert "Too many sign-in attempts came from your network" in r.text
+        assert own_page in r.text and ">Verify</button>" in r.text  # to try again later
+
+
+@pytest.mark.settings(LOGIN_RATE_LIMIT="3 per minute")
 def test_code_posts_after_sign_in_share_the_per_address_limit(browser, factory):
     user = factory.user(email="kim@example.com", kind="law", mfa=True)
     browser.login(user.email)  # 1
@@ -233,3 +263,36 @@ def test_code_posts_after_sign_in_share_the_per_address_limit(browser, factory):
     browser.get("/settings/profile/security")
     assert browser.post("/settings/profile/security/disable", {"code": "000000"}).status_code == 422
     assert browser.post("/settings/profile/security/disable", {"code": "000000"}).status_code == 429
+
+
+def test_who_can_help_without_phone_or_key_depends_on_the_role(browser, factory):
+    owner = factory.user(email="boss@example.com", kind="healthcare", mfa=True)
+    member = factory.user(
+        email="kim@example.com", role="member", account_id=owner.account_id, mfa=True
+    )
+    browser.login(owner.email)
+    page = browser.get("/login/recovery").text
+    assert "As the owner, contact support@ozyops.com" in page  # help/mfa.md
+    assert "Ask your practice&#39;s owner" not in page  # no one in the practice can
+    browser.post("/logout", page="/login/recovery")
+    browser.login(member.email)
+    page = browser.get("/login/recovery").text
+    assert (
+        "Ask your practice&#39;s owner or an admin to reset your MFA under Settings &gt; Team"
+        in page
+    )
+    locked = mfa.Check(mfa.Outcome.LOCKED, locked_until=datetime(2026, 1, 1, 9, 30), owner=True)
+    assert "until 09:30 UTC" in locked.message and "support@ozyops.com" in locked.message
+
+
+def test_a_secret_the_keys_cannot_open_is_a_clear_503(browser, doc, app, caplog):
+    with app.app_context():
+        user = db.session.get(User, doc.id)
+        user.totp_secret = Fernet(Fernet.generate_key()).encrypt(b"JBSWY3DPEHPK3PXP").decode()
+        db.session.commit()
+    browser.login(doc.email)
+    r = browser.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")
+    assert r.status_code == 503
+    assert "Codes can&#39;t be checked just now" in r.text and "Traceback" not in r.text
+    assert "ENCRYPTION_KEYS lacks the key" in caplog.text
+    assert browser.get("/dashboard").headers["Location"] == "/login/mfa"  # fails closed
