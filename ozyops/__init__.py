@@ -15,6 +15,7 @@ def create_app(test_config=None):
     from .auth import sso
     from .auth.views import bp as auth_bp
     from .main import bp as main_bp
+    from .models import RowIdConverter
     from .security import guard, sudo
     from .security.views import bp as security_bp
     from .team.audit_log import bp as audit_bp
@@ -26,6 +27,7 @@ def create_app(test_config=None):
         # client cannot pick its own address for audit entries and rate limits.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.wsgi_app = admission.in_turns(app.wsgi_app)
+    app.url_map.converters["id"] = RowIdConverter
     extensions.init_app(app)
     sso.init_app(app)
     app.session_interface = sessions.ServerSessionInterface()

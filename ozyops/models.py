@@ -7,11 +7,30 @@ from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from werkzeug.routing import IntegerConverter
 
 from .extensions import db
 
 KINDS = ("healthcare", "trades", "law")
 ROLES = ("owner", "admin", "member")
+# N.B. ids from a URL or a query argument are checked against this before any query: a
+# number too large for the column would be a database error (a 500), not a 404.
+MAX_ID = 2**31 - 1  # the largest INTEGER on PostgreSQL
+
+
+def row_id(text):
+    """`text` as a row id or page number, 1 to MAX_ID (for `request.args.get(type=…)`)."""
+    value = int(text)
+    if not 1 <= value <= MAX_ID:
+        raise ValueError(f"{value} is out of range")
+    return value
+
+
+class RowIdConverter(IntegerConverter):
+    """`<id:…>` in a route: a row id, 1 to MAX_ID; any other number there is a 404."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=MAX_ID)
 
 
 class Account(db.Model):

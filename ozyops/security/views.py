@@ -39,7 +39,7 @@ def _profile_page(status=200, error=None, **context):
     ), status
 
 
-@bp.post("/sign-in/<int:identity_id>/unlink")
+@bp.post("/sign-in/<id:identity_id>/unlink")
 @credential_limit
 @login_required
 def unlink_identity(identity_id):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from .. import audit, htmx
 from ..extensions import db
-from ..models import AuditEvent, User
+from ..models import AuditEvent, User, row_id
 from .permissions import can
 
 bp = Blueprint("audit_log", __name__, url_prefix="/settings")
@@ -24,7 +24,7 @@ def _filtered():
         abort(403)
     audit.seal(current_user.account_id)  # what is shown is what is chained
     query = select(AuditEvent).where(AuditEvent.account_id == current_user.account_id)
-    person = request.args.get("person", type=int)
+    person = request.args.get("person", type=row_id)
     event = (request.args.get("event") or "")[:40]
     if person:
         query = query.where((AuditEvent.actor_id == person) | (AuditEvent.target_id == person))
@@ -37,7 +37,7 @@ def _filtered():
 @login_required
 def show_audit():
     query, person, event = _filtered()
-    page = max(1, request.args.get("page", default=1, type=int))
+    page = request.args.get("page", default=1, type=row_id)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     entries = db.session.scalars(
         query.options(joinedload(AuditEvent.actor), joinedload(AuditEvent.target))

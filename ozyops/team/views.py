@@ -101,7 +101,7 @@ def set_require_mfa():
     return htmx.redirect_to(url_for("team.show_team"))
 
 
-@bp.route("/<int:user_id>/reset-mfa", methods=["GET", "POST"])
+@bp.route("/<id:user_id>/reset-mfa", methods=["GET", "POST"])
 @credential_limit
 @login_required
 def reset_mfa(user_id):
@@ -133,7 +133,7 @@ def reset_mfa(user_id):
     )
 
 
-@bp.get("/<int:user_id>/row")
+@bp.get("/<id:user_id>/row")
 @login_required
 def show_row(user_id):
     """One member's row (Cancel on the confirmation swaps it back)."""
@@ -166,7 +166,7 @@ def add_member():
     return render_template("team/add.html", form=form, error=error), status
 
 
-@bp.get("/<int:user_id>")
+@bp.get("/<id:user_id>")
 @login_required
 def show_member(user_id):
     """A member's page: the actions an owner or admin may take on them."""
@@ -204,7 +204,7 @@ def _member_action(user_id, action, section, form_class=SudoForm):
     return target, form, None
 
 
-@bp.post("/<int:user_id>/role")
+@bp.post("/<id:user_id>/role")
 @credential_limit
 @login_required
 def change_role(user_id):
@@ -216,7 +216,7 @@ def change_role(user_id):
     return redirect(url_for("team.show_member", user_id=target.id), code=303)
 
 
-@bp.post("/<int:user_id>/active")
+@bp.post("/<id:user_id>/active")
 @credential_limit
 @login_required
 def set_active(user_id):
@@ -231,7 +231,7 @@ def set_active(user_id):
     return redirect(url_for("team.show_member", user_id=target.id), code=303)
 
 
-@bp.post("/<int:user_id>/password-link")
+@bp.post("/<id:user_id>/password-link")
 @credential_limit
 @login_required
 def create_password_link(user_id):
@@ -243,7 +243,7 @@ def create_password_link(user_id):
     return _member_page(target, password_link=_deliver_link(target, "reset", token))
 
 
-@bp.post("/<int:user_id>/transfer")
+@bp.post("/<id:user_id>/transfer")
 @credential_limit
 @login_required
 def transfer_ownership(user_id):

@@ -91,6 +91,18 @@ def test_nul_bytes_are_turned_away_with_400(browser, owner):
     assert browser.get("/settings/team?q=%00").status_code == 400
 
 
+@pytest.mark.parametrize("number", ["0", "2147483648", "99999999999999999999"])
+def test_an_id_the_database_cannot_hold_is_a_404(app, browser, owner, number):
+    rules = [r for r in app.url_map.iter_rules() if "<id:" in r.rule]
+    assert len(rules) >= 8
+    for rule in rules:
+        path = re.sub(r"<id:\w+>", number, rule.rule)
+        if "GET" in rule.methods:
+            assert browser.get(path).status_code == 404, path
+        if "POST" in rule.methods:
+            assert browser.post(path, {}, page="/settings/profile").status_code == 404, path
+
+
 text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=300)
 value = st.one_of(
     text,
@@ -100,6 +112,9 @@ value = st.one_of(
     st.just("\x00"),
     st.just("../../etc/passwd"),
     st.just("١٢٣٤٥٦"),
+    st.integers().map(str),
+    st.just("99999999999999999999"),  # past SQLite's INTEGER
+    st.just("2147483648"),  # past PostgreSQL's
 )
 FORMS = {
     "/login": ["email", "password", "next"],
