@@ -59,7 +59,7 @@ def create_account(name, kind, owner_email, owner_name, owner_password):
     db.session.add(account)
     owner = _new_user(account, owner_email, owner_name, "owner", owner_password)
     audit.record("account_created", account_id=None, actor=None, target=owner, kind=kind)
-    _commit()
+    db.session.commit()
     return account, owner
 
 
@@ -74,7 +74,7 @@ def add_user(account_name, email, name, role, password):
         raise AccountError("Role must be admin or member (an account has exactly one owner).")
     user = _new_user(account, email, name, role, password)
     audit.record("user_added", target=user, role=role)
-    _commit()
+    db.session.commit()
     return user
 
 
@@ -92,15 +92,20 @@ def _new_user(account, email, name, role, password):
         role=role,
         password_hash=passwords.hash_password(password),
     )
-    db.session.add(user)
-    db.session.flush()
+    insert_new(user)
     return user
 
 
-def _commit():
-    """Commit, turning a unique-constraint race into the same message the checks give."""
+def insert_new(row, taken="That email or practice name is already in use."):
+    """Write `row` (a user, and their account if it is new) now, in this transaction.
+
+    N.B. two requests adding the same email or practice name at once both pass the
+    caller's checks; the unique index decides at this INSERT, and the loser gets the
+    message `taken`, as from those checks, rather than a 500.
+    """
+    db.session.add(row)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise AccountError("That email or account name is already in use.") from None
+        raise AccountError(taken) from None

@@ -4,7 +4,7 @@ views with `permissions.can` before any of these is called; these own the transa
 from sqlalchemy import select
 
 from .. import audit, links, notify, sessions
-from ..accounts import AccountError, clean_name, normalize_email
+from ..accounts import AccountError, clean_name, insert_new, normalize_email
 from ..extensions import db
 from ..models import User
 from ..security import mfa
@@ -16,11 +16,11 @@ def invite(actor, email, name, role, now):
     name = clean_name(name)
     if role not in ("admin", "member"):
         raise AccountError("Choose admin or member.")
+    taken = f"Someone with the email {email} already has an OzyOps sign-in."
     if db.session.scalar(select(User.id).where(User.email == email)):
-        raise AccountError(f"Someone with the email {email} already has an OzyOps sign-in.")
+        raise AccountError(taken)
     user = User(account_id=actor.account_id, email=email, name=name, role=role)
-    db.session.add(user)
-    db.session.flush()
+    insert_new(user, taken)
     token = links.issue(user, "invite", actor, now)
     audit.record("member_invited", actor=actor, target=user, role=role)
     db.session.commit()

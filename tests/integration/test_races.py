@@ -4,9 +4,14 @@ enrolment. Runs on SQLite and, with OZYOPS_TEST_DATABASE_URL, on PostgreSQL."""
 import threading
 from datetime import timedelta
 
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from ozyops.accounts import AccountError
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, User
 from ozyops.security import mfa, totp
+from ozyops.team import members
 from tests.conftest import RECOVERY_KEY, SECRET
 
 ROUNDS = 15
@@ -124,3 +129,34 @@ def test_concurrent_audited_actions_keep_one_unbroken_chain(app, factory, clock)
 
         assert audit.verify() is None
         assert db.session.query(AuditEvent).filter_by(event="mfa_failed").count() == 18
+
+
+def test_two_invitations_of_one_email_at_once_add_one_member(app, factory, clock):
+    owner = factory.user(role="owner")
+    both_checked = threading.Barrier(2, timeout=10)
+    waited = threading.local()
+
+    def after_the_check(session, *_):
+        # Both requests have found no such email; only now does either INSERT.
+        if not getattr(waited, "done", False):
+            waited.done = True
+            both_checked.wait()
+
+    def add(u):
+        try:
+            members.invite(u, "new@example.com", "New Person", "member", clock.now)
+        except AccountError as e:
+            return str(e)
+        return "added"
+
+    add.user_id = owner.id
+    event.listen(Session, "before_flush", after_the_check)
+    try:
+        results = race(app, add)
+    finally:
+        event.remove(Session, "before_flush", after_the_check)
+    taken = "Someone with the email new@example.com already has an OzyOps sign-in."
+    assert sorted(results) == [taken, "added"]
+    with app.app_context():
+        added = db.session.scalars(select(User).where(User.email == "new@example.com")).all()
+        assert len(added) == 1
