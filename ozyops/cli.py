@@ -37,10 +37,30 @@ def _run(action):
         ) from None
 
 
+def _one_of(choices):
+    """An option's check: a value outside `choices` ends in one line, as any bad input
+    here does, not in click's usage text (what click.Choice would print), and before any
+    password is prompted for."""
+
+    def check(_ctx, param, value):
+        if value not in choices:
+            raise click.ClickException(
+                f"{param.opts[0]} must be one of: {', '.join(choices)} (not {value!r})."
+            )
+        return value
+
+    return check
+
+
 @click.command("create-account")
 @with_appcontext
 @click.option("--name", required=True, help="The practice's name.")
-@click.option("--kind", required=True, type=click.Choice(KINDS), help="Decides the MFA policy.")
+@click.option(
+    "--kind",
+    required=True,
+    callback=_one_of(KINDS),
+    help="healthcare, trades or law: the MFA policy.",
+)
 @click.option("--owner-email", required=True)
 @click.option("--owner-name", required=True)
 @click.option("--owner-password", prompt=True, hide_input=True, confirmation_prompt=True)
@@ -57,7 +77,9 @@ def create_account_command(name, kind, owner_email, owner_name, owner_password):
 @click.option("--account", "account_name", required=True, help="The account's name.")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option("--role", required=True, type=click.Choice(["admin", "member"]))
+@click.option(
+    "--role", required=True, callback=_one_of(("admin", "member")), help="admin or member."
+)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def add_user_command(account_name, email, name, role, password):
     """Add an admin or member to an existing account."""

@@ -162,10 +162,10 @@ def test_password_is_prompted_hidden_when_not_given(runner, app):
 def test_bad_input_is_one_line_and_nonzero(runner, args, message):
     assert runner.invoke(args=OK_ACCOUNT).exit_code == 0
     r = runner.invoke(args=args)
-    assert r.exit_code != 0
+    assert r.exit_code == 1
     assert message in r.output
     assert "Traceback" not in r.output
-    assert len([line for line in r.output.splitlines() if line.strip()]) <= 3
+    assert len([line for line in r.output.splitlines() if line.strip()]) == 1, r.output
 
 
 def test_duplicate_account_name_is_refused(runner):
