@@ -32,6 +32,7 @@ ENROLMENT_ALLOWED = frozenset(
         "security.show_security",
         "security.start_enrolment",
         "security.verify_enrolment",
+        "security.end_other_sessions",  # it only takes access away, and the page offers it
         "auth.logout",
         "static",
     }

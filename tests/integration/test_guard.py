@@ -41,8 +41,12 @@ def test_htmx_requests_get_hx_redirect(app, browser, unenrolled):
     assert r.status_code == 200 and r.headers["HX-Redirect"] == ENROL
 
 
-def test_the_enrolment_steps_and_static_files_stay_reachable(browser, unenrolled):
-    assert browser.get(ENROL).status_code == 200
+def test_the_enrolment_steps_and_static_files_stay_reachable(browser, make_browser, unenrolled):
+    make_browser().login(unenrolled.email)  # a second, older sign-in to end
+    assert "Sign out other sessions" in browser.get(ENROL).text
+    r = browser.post(ENROL + "/sessions/end-others", page=ENROL)
+    assert r.status_code == 303 and r.headers["Location"] == ENROL
+    assert "Sign out other sessions" not in browser.get(ENROL).text
     assert browser.post(ENROL + "/enrol").status_code == 200
     with browser.client.get("/static/app.css") as css:
         assert css.status_code == 200
