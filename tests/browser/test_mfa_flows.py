@@ -197,6 +197,18 @@ def test_log_in_with_a_code_from_the_authenticator(page, factory, clock):
     code_page.enter_expecting_dashboard(phone.code())
 
 
+def test_back_from_the_dashboard_keeps_you_signed_in(page, factory, clock):
+    user = factory.user(kind="law", email="dev@law.example", mfa=True)
+    code_page = LoginPage(page).open().log_in_expecting_code(user.email)
+    dashboard = code_page.enter_expecting_dashboard(Authenticator(SECRET, clock).code())
+
+    page.go_back()  # to the code step, which sends a signed-in person on
+
+    dashboard.arrive()
+    page.reload()
+    dashboard.arrive()
+
+
 # --- f. lost device: the recovery key --------------------------------------------------
 
 
