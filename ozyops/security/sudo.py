@@ -40,6 +40,11 @@ def refusal(user, credential, now):
     it); else the message to show beside the form."""
     if is_recent(now):
         return None
+    if not user.mfa_enabled and user.password_hash is None:  # signs in only with Google etc.
+        return (
+            "You have no password or MFA to confirm this with. Log out and sign in again, "
+            "then do this within 10 minutes."
+        )
     if not credential:
         return f"For your security, enter your {credential_label(user).lower()}."
     return confirm(user, credential, now)

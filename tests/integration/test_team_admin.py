@@ -142,6 +142,23 @@ class TestSudoMode:
         )
         assert r.status_code == 303 and user(app, member).role == "admin"
 
+    def test_without_password_or_mfa_a_fresh_sign_in_is_asked(self, browser, factory, clock, app):
+        account = factory.account(kind="law")
+        owner = factory.user(account_id=account, email="boss@example.com")
+        member = factory.user(account_id=account, role="member", email="m@example.com")
+        browser.login(owner.email)
+        with app.app_context():  # as after signing in with Google, no password ever set
+            db.session.get(User, owner.id).password_hash = None
+            db.session.commit()
+        clock.advance(minutes=11)
+        r = browser.post(
+            f"{TEAM}/{member.id}/role",
+            {"role": "admin", "credential": "anything"},
+            page=f"{TEAM}/{member.id}",
+        )
+        assert r.status_code == 422 and "Log out and sign in again" in r.text
+        assert user(app, member).role == "member"
+
 
 def test_add_member_shows_a_one_time_invitation_link(browser, make_browser, clinic, app, clock):
     browser.login_with_code(clinic["owner"].email)
