@@ -10,11 +10,12 @@ same for the proxy's log.
 
 import re
 
-from gunicorn.glogging import Logger
+from gunicorn.glogging import Logger, SafeAtoms
 
 REDACTED = "[redacted]"
 _SECRET_IN_URL = re.compile(r"(/set-password/)[^/?#\s\"]+|(/login/[a-z]+/callback\?)[^\s\"#]+")
 _CALLBACK = re.compile(r"/login/[a-z]+/callback")
+_QUERY = ("q", "{query_string}e")
 _NEVER_LOGGED = ("{cookie}i", "{set-cookie}o", "{authorization}i", "{http_cookie}e")
 
 
@@ -23,17 +24,20 @@ def redact(text):
     return _SECRET_IN_URL.sub(lambda m: (m.group(1) or m.group(2)) + REDACTED, text)
 
 
-class RedactingLogger(Logger):
-    """gunicorn's logger, its access-log fields passed through `redact` first."""
+class RedactedAtoms(SafeAtoms):
+    """The fields of one access-log line, each redacted as the log format asks for it (so
+    a format that names few fields costs little)."""
 
-    def atoms(self, resp, req, environ, request_time):
-        atoms = {
-            key: redact(value) if isinstance(value, str) else value
-            for key, value in super().atoms(resp, req, environ, request_time).items()
-        }
-        if _CALLBACK.fullmatch(environ.get("PATH_INFO", "")) and environ.get("QUERY_STRING"):
-            atoms["q"] = atoms["{query_string}e"] = REDACTED
-        for key in _NEVER_LOGGED:
-            if key in atoms:
-                atoms[key] = REDACTED
-        return atoms
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        if key.lower() in _NEVER_LOGGED:
+            return REDACTED
+        if key in _QUERY and value not in ("", "-") and _CALLBACK.fullmatch(self["U"]):
+            return REDACTED
+        return redact(value) if isinstance(value, str) else value
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, writing access-log lines through `RedactedAtoms`."""
+
+    atoms_wrapper_class = RedactedAtoms

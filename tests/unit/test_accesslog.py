@@ -8,20 +8,13 @@ from gunicorn.config import Config
 from ozyops.accesslog import REDACTED, RedactingLogger, redact
 
 TOKEN = "Zq3-secret_token.abc"
+# gunicorn's default format, and one naming every field that could carry a secret.
+DEFAULT = Config().access_log_format
+EVERYTHING = DEFAULT + " %(U)s %(q)s {%({raw_uri}e)s} {%({cookie}i)s} {%({Set-Cookie}o)s}"
 
 
-def test_redact_keeps_the_path_and_drops_the_secret():
-    assert redact(f"GET /set-password/{TOKEN} HTTP/1.1") == f"GET /set-password/{REDACTED} HTTP/1.1"
-    assert redact(f"https://x.example/set-password/{TOKEN}") == (
-        f"https://x.example/set-password/{REDACTED}"
-    )
-    assert redact("GET /login/google/callback?code=4/abc&state=xyz HTTP/1.1") == (
-        f"GET /login/google/callback?{REDACTED} HTTP/1.1"
-    )
-    assert redact("GET /settings/audit?page=2 HTTP/1.1") == "GET /settings/audit?page=2 HTTP/1.1"
-
-
-def _atoms(path, query="", referer="-"):
+def logged(path, query="", referer="-", log_format=DEFAULT):
+    """The access-log line gunicorn would write for this request."""
     logger = RedactingLogger(Config())
     uri = f"{path}?{query}" if query else path
     environ = {
@@ -37,22 +30,34 @@ def _atoms(path, query="", referer="-"):
     resp = types.SimpleNamespace(
         status="200 OK", sent=10, headers=[("Set-Cookie", "ozyops_session=new-id")]
     )
-    return logger.atoms(resp, req, environ, datetime.timedelta(milliseconds=3))
+    atoms = logger.atoms(resp, req, environ, datetime.timedelta(milliseconds=3))
+    return log_format % logger.atoms_wrapper_class(atoms)
 
 
-def test_no_log_field_holds_a_token_a_code_or_a_session_id():
-    for atoms in (
-        _atoms(f"/set-password/{TOKEN}"),
-        _atoms("/static/app.css", referer=f"http://x.example/set-password/{TOKEN}"),
-        _atoms("/login/microsoft/callback", query="code=the-code&state=the-state"),
-    ):
-        logged = " ".join(str(v) for v in atoms.values())
-        for secret in (TOKEN, "the-code", "the-state", "the-session-id", "new-id"):
-            assert secret not in logged
-    assert _atoms(f"/set-password/{TOKEN}")["r"] == f"GET /set-password/{REDACTED} HTTP/1.1"
+def test_redact_keeps_the_path_and_drops_the_secret():
+    assert redact(f"GET /set-password/{TOKEN} HTTP/1.1") == f"GET /set-password/{REDACTED} HTTP/1.1"
+    assert redact(f"https://x.example/set-password/{TOKEN}") == (
+        f"https://x.example/set-password/{REDACTED}"
+    )
+    assert redact("GET /login/google/callback?code=4/abc&state=xyz HTTP/1.1") == (
+        f"GET /login/google/callback?{REDACTED} HTTP/1.1"
+    )
+    assert redact("GET /settings/audit?page=2 HTTP/1.1") == "GET /settings/audit?page=2 HTTP/1.1"
+
+
+def test_no_log_line_holds_a_token_a_code_or_a_session_id():
+    for log_format in (DEFAULT, EVERYTHING):
+        for line in (
+            logged(f"/set-password/{TOKEN}", log_format=log_format),
+            logged("/static/app.css", referer=f"http://x.example/set-password/{TOKEN}"),
+            logged("/login/microsoft/callback", "code=the-code&state=st", log_format=log_format),
+        ):
+            for secret in (TOKEN, "the-code", "state=st", "the-session-id", "new-id"):
+                assert secret not in line, line
+    assert f'"GET /set-password/{REDACTED} HTTP/1.1"' in logged(f"/set-password/{TOKEN}")
 
 
 def test_other_requests_are_logged_as_they_are():
-    atoms = _atoms("/settings/audit", query="page=2")
-    assert atoms["r"] == "GET /settings/audit?page=2 HTTP/1.1"
-    assert atoms["q"] == "page=2"
+    line = logged("/settings/audit", query="page=2", log_format=EVERYTHING)
+    assert '"GET /settings/audit?page=2 HTTP/1.1"' in line
+    assert " /settings/audit page=2 {/settings/audit?page=2} " in line
