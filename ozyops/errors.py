@@ -35,13 +35,13 @@ PUBLIC_FORMS = frozenset({"auth.login", "main.setup", "auth.set_password"})
 
 
 def init_app(app):
-    app.register_error_handler(CSRFError, _csrf)
+    app.register_error_handler(CSRFError, stale_form)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(InternalServerError, _server_error)
     app.register_error_handler(InvalidToken, _secret_unreadable)
 
 
-def _csrf(error):
+def stale_form(error):
     """A stale form. When it is stale because the session ended (idle logoff, logout in
     another tab), the login page says why; otherwise explain and ask for a reload."""
     if not current_user.is_authenticated and request.endpoint not in PUBLIC_FORMS:

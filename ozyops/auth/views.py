@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from joserfc.errors import JoseError
 from requests import RequestException
 
@@ -208,6 +209,15 @@ def _too_many_attempts(error):
         if user is not None and request.endpoint == "auth.login_recovery":
             return _recovery_page(RecoveryForm(), text, user, 429)
     return errors.http_error(error)
+
+
+@bp.errorhandler(CSRFError)
+def _stale_login_form(error):
+    """A login form left open across a sign-in or sign-out in another tab: the login page
+    again, with a fresh form, rather than an error page with none."""
+    if request.endpoint == "auth.login" and not htmx.is_htmx():
+        return _login_page(LoginForm(), "This page had expired. Enter your password again.", 400)
+    return errors.stale_form(error)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -9,7 +9,7 @@ from ozyops import clock as clocks
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, ServerSession
 from ozyops.security import mfa
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, csrf_from
 
 WRONG = "That email and password don&#39;t match"
 
@@ -214,9 +214,16 @@ def test_stale_htmx_post_after_idle_logoff_goes_to_login_with_the_reason(browser
     assert "signed out after 15 minutes of inactivity" in browser.get("/login").text
 
 
-def test_stale_login_form_is_explained_on_the_same_page(browser):
-    r = browser.client.post("/login", data={"email": "a@example.com", "password": "x"})
-    assert r.status_code == 400 and "This form has expired" in r.text
+def test_stale_login_form_is_explained_on_the_same_page(browser, factory):
+    factory.user(email="pat@example.com")
+    r = browser.client.post("/login", data={"email": "pat@example.com", "password": "x"})
+    assert r.status_code == 400 and "This page had expired" in r.text
+    assert 'name="password"' in r.text and 'value="pat@example.com"' in r.text
+    browser.token = csrf_from(r.text)  # the fresh form works
+    assert (
+        browser.post("/login", {"email": "pat@example.com", "password": PASSWORD}).status_code
+        == 303
+    )
 
 
 def test_logout_deletes_the_session_row(browser, factory, app):
@@ -256,7 +263,7 @@ def test_a_made_up_anonymous_id_does_not_pass_the_csrf_check(app):
     client = app.test_client()
     client.set_cookie("ozyops_session", "a." + "x" * 43)
     r = client.post("/login", data={"email": "a@example.com", "password": "x", "csrf_token": "x"})
-    assert r.status_code == 400 and "This form has expired" in r.text
+    assert r.status_code == 400 and "This page had expired" in r.text
 
 
 def test_a_message_for_a_signed_out_visitor_is_kept_until_shown(browser, factory, app):
