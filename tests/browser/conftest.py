@@ -103,6 +103,10 @@ def _page(chromium, live_server, request, javascript):
     )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
+    # Anything the Content-Security-Policy blocked (an inline style set by a swap, say)
+    # fails the test at teardown: the page may look right yet not be what was sent.
+    blocked = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and blocked.append(m.text))
     yield page
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
@@ -110,6 +114,7 @@ def _page(chromium, live_server, request, javascript):
         failures.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=failures / f"{request.node.name}.png", full_page=True)
     context.close()
+    assert not blocked, f"the Content-Security-Policy blocked: {blocked}"
 
 
 @pytest.fixture
