@@ -17,7 +17,14 @@ def invite(actor, email, name, role, now):
     if role not in ("admin", "member"):
         raise AccountError("Choose admin or member.")
     taken = f"Someone with the email {email} already has an OzyOps sign-in."
-    if db.session.scalar(select(User.id).where(User.email == email)):
+    existing = db.session.scalar(select(User).where(User.email == email))
+    if existing is not None and existing.account_id == actor.account_id:
+        # Often the same form sent twice (a reload of the page showing the link).
+        raise AccountError(
+            f"{existing.name} ({email}) is already on your team. For a new link, click Manage "
+            "on their row, then Create password link."
+        )
+    if existing is not None:
         raise AccountError(taken)
     user = User(account_id=actor.account_id, email=email, name=name, role=role)
     insert_new(user, taken)

@@ -171,6 +171,12 @@ def test_add_member_shows_a_one_time_invitation_link(browser, make_browser, clin
     assert r.status_code == 200
     link = re.search(r'id="invitation-link"[^>]*>([^<]+)<', r.text).group(1)
     path = link.replace("http://localhost", "")
+    again = browser.post(  # the page with the link reloaded: the form is sent again
+        f"{TEAM}/add", {"name": "Nia New", "email": "Nia@Example.com", "role": "member"}
+    )
+    assert again.status_code == 422
+    assert "Nia New (nia@example.com) is already on your team" in again.text
+    assert "click Manage on their row, then Create password link" in again.text
     assert re.search(r"Nia New\s*<span class=\"muted\">\(invited\)", browser.get(TEAM).text)
     newcomer = make_browser()
     form = newcomer.get(path)
@@ -204,14 +210,21 @@ def test_invitation_expires_after_72_hours(browser, make_browser, clinic, clock)
 
 
 @pytest.mark.parametrize(
-    "email, message", [("dana@example.com", "already has"), ("bad", "valid email")]
+    "email, message",
+    [
+        ("dana@example.com", "already on your team"),
+        ("elsewhere@example.com", "already has an OzyOps sign-in"),  # another practice's
+        ("bad", "valid email"),
+    ],
 )
-def test_add_member_bad_input(browser, clinic, email, message):
+def test_add_member_bad_input(browser, clinic, factory, email, message):
+    factory.user(email="elsewhere@example.com", name="Someone Else")
     browser.login_with_code(clinic["owner"].email)
     r = browser.post(
         f"{TEAM}/add", {"name": "X", "email": email, "role": "member"}, page=f"{TEAM}/add"
     )
     assert r.status_code == 422 and message in r.text
+    assert "Someone Else" not in r.text  # nothing about another practice's people
 
 
 def test_invalid_link_is_a_clear_410(browser):
