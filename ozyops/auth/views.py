@@ -188,9 +188,8 @@ def login_recovery():
 
 
 def _recovery_page(form, error, user, status):
-    lost_both = mfa.LOST_BOTH[user.role == "owner"]
     return render_template(
-        "auth/recovery.html", form=form, error=error, lost_both=lost_both
+        "auth/recovery.html", form=form, error=error, lost_both=mfa.lost_both(user)
     ), status
 
 

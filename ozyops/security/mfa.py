@@ -24,12 +24,18 @@ MAX_FAILURES = 10
 LOCK_MINUTES = 15
 
 
-# What to do with neither phone nor recovery key (help/mfa.md), for [others, the owner].
+# What to do with neither phone nor recovery key (help/mfa.md), for [others, the owner]:
+# no one in the practice can reset the owner's MFA.
 LOST_BOTH = (
-    "ask your practice's owner or an admin to reset your MFA under Settings > Team",
-    "as the owner, contact support@ozyops.com (or whoever runs OzyOps for your practice) "
-    "to verify who you are and recover your account",
+    "Ask your practice's owner or an admin to reset your MFA under Settings > Team.",
+    "As the owner, contact support@ozyops.com (or whoever runs OzyOps for your practice) "
+    "to verify who you are and recover your account.",
 )
+
+
+def lost_both(user):
+    """The sentence that tells `user` who can help when phone and recovery key are gone."""
+    return LOST_BOTH[user.role == "owner"]
 
 
 class MfaError(ValueError):
@@ -63,8 +69,8 @@ class Check:
             return (
                 f"Too many wrong attempts. For your security, codes and recovery keys for this "
                 f"sign-in are locked for {LOCK_MINUTES} minutes, until "
-                f"{self.locked_until:%H:%M} UTC. If you have lost your phone and your recovery "
-                f"key, {LOST_BOTH[self.owner]}."
+                f"{self.locked_until:%H:%M} UTC. Lost your phone and your recovery key? "
+                f"{LOST_BOTH[self.owner]}"
             )
         if self.outcome is Outcome.CLOCK_OFF:
             direction = "ahead" if self.minutes_off > 0 else "behind"
@@ -183,6 +189,9 @@ def verify_code(user, code, now, signs_in=False):
     if not user.mfa_enabled:
         return Check(Outcome.INVALID)  # reset meanwhile: nothing can match
     secret = open_(user.totp_secret)
+    # Who typed it, for the audit log: someone at the sign-in's code step is not yet known
+    # to be the user; anywhere else the user is signed in.
+    by = None if signs_in else user
     step = totp.matching_step(secret, code, now.timestamp())
     if step is not None:
         stmt, params = _USE_STEP, {"uid": user.id, "step": step}
@@ -192,9 +201,9 @@ def verify_code(user, code, now, signs_in=False):
         if won:
             return Check(Outcome.OK)
         # N.B. a replayed code gets the ordinary message: it tells an attacker nothing.
-        audit.record("code_reused", target=user)
-        return _failure(user, Check(Outcome.INVALID), now)
-    return _failure(user, _miss(secret, code, now), now)
+        audit.record("code_reused", actor=by, target=user)
+        return _failure(user, Check(Outcome.INVALID), now, by)
+    return _failure(user, _miss(secret, code, now), now, by)
 
 
 # The single-use rule, built once (it runs on every sign-in). N.B. a plain statement on
@@ -243,9 +252,10 @@ def use_recovery_key(user, typed, now, keep_sid=None):
     return Check(Outcome.OK, kind="recovery_key")
 
 
-def _failure(user, check, now):
-    """Count a failed code or key; the tenth in a row locks the user for 15 minutes."""
-    audit.record("mfa_failed", target=user, reason=check.outcome.value, kind=check.kind)
+def _failure(user, check, now, by=None):
+    """Count a failed code or key (typed `by` a signed-in user, or None at sign-in); the
+    tenth in a row locks the user for 15 minutes."""
+    audit.record("mfa_failed", actor=by, target=user, reason=check.outcome.value, kind=check.kind)
     failures = db.session.execute(
         update(User)
         .where(User.id == user.id)

@@ -228,6 +228,7 @@ def _panel(state, status=200, secret=None, **context):
         status=status,
         state=state,
         active_sessions=active_sessions,
+        lost_both=mfa.lost_both(current_user),
         **context,
     )
 

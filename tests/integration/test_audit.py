@@ -124,3 +124,19 @@ def test_the_audit_page_shows_sealed_entries(browser, office, app):
     browser.get("/settings/audit")
     with app.app_context():
         assert db.session.scalar(select(AuditEvent.seq).where(AuditEvent.event == "login")) == 1
+
+
+def test_a_wrong_code_names_who_typed_it_only_once_they_are_signed_in(make_browser, factory, app):
+    user = factory.user(email="kim@example.com", kind="law", mfa=True)
+    at_sign_in = make_browser()
+    at_sign_in.login(user.email)
+    at_sign_in.post("/login/mfa", {"code": "000000"}, page="/login/mfa")
+    signed_in = make_browser()
+    signed_in.login_with_code(user.email)
+    page = "/settings/profile/security"
+    signed_in.post(page + "/disable", {"code": "000000"}, page=page)
+    with app.app_context():
+        failed = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event == "mfa_failed").order_by(AuditEvent.id)
+        ).all()
+    assert [(e.actor_id, e.target_id) for e in failed] == [(None, user.id), (user.id, user.id)]

@@ -95,6 +95,7 @@ def test_right_code_enables_mfa_and_shows_the_recovery_key_once(browser, pat, ap
     assert re.fullmatch(r"([0-9A-Z]{5}-){4}[0-9A-Z]{5}", key)
     assert "Write it down or store it in a password manager" in r.text
     assert "I have saved my recovery key" in r.text
+    assert "As the owner, contact support@ozyops.com" in r.text  # pat is an owner
     assert r.headers["Cache-Control"] == "no-store"
     page = browser.get(PAGE)
     assert key not in page.text and "MFA is <strong>on</strong>" in page.text
@@ -292,3 +293,23 @@ def test_require_mfa_switch_is_a_sudo_action(browser, factory, clock, app):
     )
     with app.app_context():
         assert db.session.get(Account, owner.account_id).require_mfa
+
+
+def test_a_member_is_told_to_ask_the_owner_if_phone_and_key_are_lost(browser, factory, clock):
+    owner = factory.user(email="boss@example.com", kind="trades")
+    member = factory.user(email="kim@example.com", role="member", account_id=owner.account_id)
+    browser.login(member.email)
+    _, secret = enable_mfa(browser)
+    r = browser.post(PAGE + "/verify", {"code": totp.code_at(secret, clock.timestamp)})
+    assert 'id="recovery-key"' in r.text
+    assert "Ask your practice&#39;s owner or an admin to reset your MFA" in r.text
+    assert "support@ozyops.com" not in r.text
+
+
+def test_an_owner_who_requires_mfa_is_told_where_to_stop_requiring_it(browser, factory, app):
+    account = factory.account(kind="law", require_mfa=True)
+    owner = factory.user(email="boss@law.example", account_id=account, mfa=True)
+    browser.login_with_code(owner.email)
+    page = browser.get(PAGE).text
+    assert "Your practice requires MFA, so it cannot be turned off." in page
+    assert "switch off “Require MFA for everyone” under Settings &gt; Team" in page

@@ -181,6 +181,7 @@ def test_add_member_shows_a_one_time_invitation_link(browser, make_browser, clin
     newcomer = make_browser()
     form = newcomer.get(path)
     assert form.status_code == 200 and "nia@example.com" in form.text
+    assert "Then log in with it and set up MFA, which your practice requires." in form.text
     r = newcomer.post(path, {"password": "short", "confirm": "short"})
     assert r.status_code == 422 and "at least 10" in r.text
     r = newcomer.post(path, {"password": "a new long password", "confirm": "different one!"})
