@@ -387,6 +387,7 @@ def on_screen(page, locator):
 
 
 SMALL_PHONE = {"width": 360, "height": 740}  # many Android phones
+SMALL_LAPTOP = {"width": 1024, "height": 700}  # and a tablet held sideways
 
 
 def test_team_pages_on_a_desktop_and_a_phone(page, clinic, factory, clock, shots):
@@ -397,14 +398,14 @@ def test_team_pages_on_a_desktop_and_a_phone(page, clinic, factory, clock, shots
         name="Nora Hygienist-Longname",
     )
     team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
-    for size in (DESKTOP, PHONE, SMALL_PHONE):
+    for size in (DESKTOP, SMALL_LAPTOP, PHONE, SMALL_PHONE):
         look(page, shots, "list", size)
         on_screen(page, team.reset_mfa_button("Sam Park"))
         on_screen(page, page.get_by_role("link", name="Add member"))
 
     clock.advance(minutes=11)  # so the confirmation asks for a code too
     confirmation = team.click_reset_mfa("Sam Park")
-    for size in (DESKTOP, PHONE, SMALL_PHONE):
+    for size in (DESKTOP, SMALL_LAPTOP, PHONE, SMALL_PHONE):
         look(page, shots, "reset-confirmation", size)
         on_screen(page, confirmation.box.get_by_role("button", name="Confirm"))
 
