@@ -32,7 +32,7 @@ class RedactedAtoms(SafeAtoms):
         value = super().__getitem__(key)
         if key.lower() in _NEVER_LOGGED:
             return REDACTED
-        if key in _QUERY and value not in ("", "-") and _CALLBACK.fullmatch(self["U"]):
+        if key.lower() in _QUERY and value not in ("", "-") and _CALLBACK.fullmatch(self["U"]):
             return REDACTED
         return redact(value) if isinstance(value, str) else value
 

@@ -184,13 +184,16 @@ def login_recovery():
         if _restart_after(check, user):
             flash("Too many wrong attempts for one sign-in. Log in again.", "error")
             return redirect(url_for("auth.login"), code=303)
-    return _recovery_page(form, error, user, 422 if request.method == "POST" else 200)
+    return _recovery_page(form, error, 422 if request.method == "POST" else 200)
 
 
-def _recovery_page(form, error, user, status):
+def _recovery_page(form, error, status):
     return render_template(
-        "auth/recovery.html", form=form, error=error, lost_both=mfa.lost_both(user)
+        "auth/recovery.html", form=form, error=error, lost_both=mfa.lost_both()
     ), status
+
+
+SIGN_IN_STEPS = frozenset({"auth.login", "auth.login_mfa", "auth.login_recovery"})
 
 
 @bp.errorhandler(429)
@@ -199,14 +202,15 @@ def _too_many_attempts(error):
     message where a wrong password or code would be (SPEC §2: a failure is a message on
     the same page). Elsewhere, and for htmx, the app-wide answer."""
     text = errors.MESSAGES[429][1]
-    if not htmx.is_htmx():
+    if not htmx.is_htmx() and request.endpoint in SIGN_IN_STEPS:
+        if current_user.is_authenticated:  # signed in meanwhile, in another tab
+            return redirect(url_for("main.dashboard"), code=303)
         if request.endpoint == "auth.login":
             return _login_page(LoginForm(), text, 429)
-        user = None if current_user.is_authenticated else signin.pending_user()
-        if user is not None and request.endpoint == "auth.login_mfa":
-            return _code_page(CodeForm(), text, user, 429)
-        if user is not None and request.endpoint == "auth.login_recovery":
-            return _recovery_page(RecoveryForm(), text, user, 429)
+        if (user := signin.pending_user()) is not None:
+            if request.endpoint == "auth.login_mfa":
+                return _code_page(CodeForm(), text, user, 429)
+            return _recovery_page(RecoveryForm(), text, 429)
     return errors.http_error(error)
 
 
@@ -215,6 +219,8 @@ def _stale_login_form(error):
     """A login form left open across a sign-in or sign-out in another tab: the login page
     again, with a fresh form, rather than an error page with none."""
     if request.endpoint == "auth.login" and not htmx.is_htmx():
+        if current_user.is_authenticated:  # the other tab signed in
+            return redirect(url_for("main.dashboard"), code=303)
         return _login_page(LoginForm(), "This page had expired. Enter your password again.", 400)
     return errors.stale_form(error)
 

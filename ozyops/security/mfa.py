@@ -24,18 +24,25 @@ MAX_FAILURES = 10
 LOCK_MINUTES = 15
 
 
-# What to do with neither phone nor recovery key (help/mfa.md), for [others, the owner]:
-# no one in the practice can reset the owner's MFA.
-LOST_BOTH = (
-    "Ask your practice's owner or an admin to reset your MFA under Settings > Team.",
-    "As the owner, contact support@ozyops.com (or whoever runs OzyOps for your practice) "
-    "to verify who you are and recover your account.",
-)
+# What to do with neither phone nor recovery key (help/mfa.md). No one in the practice can
+# reset the owner's MFA, so the owner is told otherwise; but only once signed in: before
+# the second factor, the page must not tell a password thief whose account it is.
+LOST_BOTH = {
+    "member": "Ask your practice's owner or an admin to reset your MFA under Settings > Team.",
+    "owner": "As the owner, contact support@ozyops.com (or whoever runs OzyOps for your "
+    "practice) to verify who you are and recover your account.",
+    None: "Ask your practice's owner or an admin to reset your MFA under Settings > Team. "
+    "If you are the owner, contact support@ozyops.com (or whoever runs OzyOps for your "
+    "practice) to verify who you are and recover your account.",
+}
 
 
-def lost_both(user):
-    """The sentence that tells `user` who can help when phone and recovery key are gone."""
-    return LOST_BOTH[user.role == "owner"]
+def lost_both(signed_in_user=None):
+    """Who can help when phone and recovery key are gone: for `signed_in_user`, or for
+    someone not yet past the second factor (None)."""
+    if signed_in_user is None:
+        return LOST_BOTH[None]
+    return LOST_BOTH["owner" if signed_in_user.role == "owner" else "member"]
 
 
 class MfaError(ValueError):
@@ -57,7 +64,7 @@ class Check:
     minutes_off: int | None = None
     locked_until: datetime | None = None
     kind: str = "code"
-    owner: bool = False  # whose lock: no one in the practice can reset an owner's MFA
+    lost_both: str = LOST_BOTH[None]  # who can help (see `lost_both`)
 
     @property
     def ok(self):
@@ -70,7 +77,7 @@ class Check:
                 f"Too many wrong attempts. For your security, codes and recovery keys for this "
                 f"sign-in are locked for {LOCK_MINUTES} minutes, until "
                 f"{self.locked_until:%H:%M} UTC. Lost your phone and your recovery key? "
-                f"{LOST_BOTH[self.owner]}"
+                f"{self.lost_both}"
             )
         if self.outcome is Outcome.CLOCK_OFF:
             direction = "ahead" if self.minutes_off > 0 else "behind"
@@ -166,14 +173,15 @@ def locked_until(user, now):
     return until if until is not None and until > clock.naive(now) else None
 
 
-def locked(user, now, kind="code"):
+def locked(user, now, kind="code", signed_in=False):
     """The LOCKED verdict, with its message, while `user` is locked out; else None."""
     until = locked_until(user, now)
-    return _lock(user, until, kind) if until else None
+    return _lock(user, until, kind, signed_in) if until else None
 
 
-def _lock(user, until, kind):
-    return Check(Outcome.LOCKED, locked_until=until, kind=kind, owner=user.role == "owner")
+def _lock(user, until, kind, signed_in):
+    help_ = lost_both(user if signed_in else None)
+    return Check(Outcome.LOCKED, locked_until=until, kind=kind, lost_both=help_)
 
 
 def verify_code(user, code, now, signs_in=False):
@@ -184,7 +192,7 @@ def verify_code(user, code, now, signs_in=False):
     on success. Failures are committed here. With `signs_in`, the same UPDATE records the
     user's last sign-in (signin.finish_with_code, signin.complete): one statement fewer.
     """
-    if lock := locked(user, now):
+    if lock := locked(user, now, signed_in=not signs_in):
         return lock
     if not user.mfa_enabled:
         return Check(Outcome.INVALID)  # reset meanwhile: nothing can match
@@ -273,7 +281,7 @@ def _failure(user, check, now, by=None):
             audit.record("mfa_locked", target=user, minutes=LOCK_MINUTES)
             db.session.commit()
             notify.send(user, "mfa_locked")
-            return _lock(user, until, check.kind)
+            return _lock(user, until, check.kind, signed_in=by is not None)
     db.session.commit()
     return check
 

@@ -8,6 +8,7 @@ from ..accounts import AccountError, clean_name, insert_new, normalize_email
 from ..extensions import db
 from ..models import User
 from ..security import mfa
+from .permissions import can
 
 
 def invite(actor, email, name, role, now):
@@ -20,10 +21,10 @@ def invite(actor, email, name, role, now):
     existing = db.session.scalar(select(User).where(User.email == email))
     if existing is not None and existing.account_id == actor.account_id:
         # Often the same form sent twice (a reload of the page showing the link).
-        raise AccountError(
-            f"{existing.name} ({email}) is already on your team. For a new link, click Manage "
-            "on their row, then Create password link."
-        )
+        message = f"{existing.name} ({email}) is already on your team."
+        if can(actor, "send_password_reset", existing):
+            message += " For a new link, click Manage on their row, then Create password link."
+        raise AccountError(message)
     if existing is not None:
         raise AccountError(taken)
     user = User(account_id=actor.account_id, email=email, name=name, role=role)

@@ -226,6 +226,17 @@ def test_stale_login_form_is_explained_on_the_same_page(browser, factory):
     )
 
 
+def test_a_login_form_left_open_while_signing_in_elsewhere_goes_to_the_dashboard(browser, factory):
+    factory.user(email="pat@example.com")
+    browser.get("/login")
+    stale = browser.token  # another tab of this browser still shows this form
+    browser.login("pat@example.com")
+    r = browser.client.post(
+        "/login", data={"email": "pat@example.com", "password": "x", "csrf_token": stale}
+    )
+    assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
+
+
 def test_logout_deletes_the_session_row(browser, factory, app):
     factory.user(email="pat@example.com")
     browser.login("pat@example.com")

@@ -1,6 +1,7 @@
 """The code step and the recovery step of sign-in (SPEC §2, §5)."""
 
-from datetime import datetime
+import re
+from datetime import timedelta
 
 import pytest
 from cryptography.fernet import Fernet
@@ -8,7 +9,6 @@ from sqlalchemy import func, select
 
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, User
-from ozyops.security import mfa
 from tests.conftest import RECOVERY_KEY
 
 INVALID = "That code didn&#39;t work"
@@ -265,24 +265,39 @@ def test_code_posts_after_sign_in_share_the_per_address_limit(browser, factory):
     assert browser.post("/settings/profile/security/disable", {"code": "000000"}).status_code == 429
 
 
-def test_who_can_help_without_phone_or_key_depends_on_the_role(browser, factory):
+def test_before_the_code_step_nobody_learns_whose_account_it_is(browser, make_browser, factory):
     owner = factory.user(email="boss@example.com", kind="healthcare", mfa=True)
     member = factory.user(
         email="kim@example.com", role="member", account_id=owner.account_id, mfa=True
     )
-    browser.login(owner.email)
-    page = browser.get("/login/recovery").text
-    assert "As the owner, contact support@ozyops.com" in page  # help/mfa.md
-    assert "Ask your practice&#39;s owner" not in page  # no one in the practice can
-    browser.post("/logout", page="/login/recovery")
-    browser.login(member.email)
-    page = browser.get("/login/recovery").text
-    assert (
-        "Ask your practice&#39;s owner or an admin to reset your MFA under Settings &gt; Team"
-        in page
-    )
-    locked = mfa.Check(mfa.Outcome.LOCKED, locked_until=datetime(2026, 1, 1, 9, 30), owner=True)
-    assert "until 09:30 UTC" in locked.message and "support@ozyops.com" in locked.message
+    pages = []
+    for person in (owner, member):
+        b = make_browser()
+        b.login(person.email)
+        pages.append(b.get("/login/recovery").text)
+    advice = "If you are the owner, contact support@ozyops.com"  # help/mfa.md
+    assert all(advice in page and "As the owner" not in page for page in pages)
+    said = [re.search(r"No recovery key\?[^<]*", page).group(0) for page in pages]
+    assert said[0] == said[1]  # the owner's page and a member's say the same
+
+
+def test_a_locked_owner_is_told_of_support_only_once_signed_in(
+    browser, make_browser, factory, app, clock
+):
+    owner = factory.user(email="boss@example.com", kind="law", mfa=True)
+    browser.login_with_code(owner.email)
+    with app.app_context():
+        locked_until = clock.now.replace(tzinfo=None) + timedelta(minutes=15)
+        db.session.get(User, owner.id).mfa_locked_until = locked_until
+        db.session.commit()
+    page = "/settings/profile/security"
+    r = browser.post(page + "/disable", {"code": browser.code()}, page=page)
+    assert "Too many wrong attempts" in r.text and "As the owner, contact support" in r.text
+    stranger = make_browser()  # someone with the owner's password, at the code step
+    stranger.login(owner.email)
+    r = stranger.get("/login/mfa")
+    assert "Too many wrong attempts" in r.text
+    assert "If you are the owner, contact support" in r.text and "As the owner" not in r.text
 
 
 def test_a_secret_the_keys_cannot_open_is_a_clear_503(browser, doc, app, caplog):

@@ -65,6 +65,9 @@ def test_reset_mfa_confirmation_names_the_person_then_resets_in_place(
     assert r.status_code == 200 and "<html" not in r.text
     assert f'id="member-{clinic["member"].id}"' in r.text
     assert "Required — not set up" in r.text and "was reset" in r.text
+    row, after = r.text.split("</tr>")
+    assert "was reset" not in row  # the message goes to the page's messages (#alerts):
+    assert '<div id="alerts" hx-swap-oob="innerHTML">' in after and "was reset" in after
     reset = user(app, clinic["member"])
     assert reset.totp_secret is None and reset.recovery_key_hash is None
     assert victim.get("/dashboard").status_code == 302  # their session ended
@@ -226,6 +229,7 @@ def test_add_member_bad_input(browser, clinic, factory, email, message):
     )
     assert r.status_code == 422 and message in r.text
     assert "Someone Else" not in r.text  # nothing about another practice's people
+    assert "Create password link" not in r.text  # not for oneself, nor anyone else here
 
 
 def test_invalid_link_is_a_clear_410(browser):

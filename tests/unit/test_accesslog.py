@@ -10,7 +10,10 @@ from ozyops.accesslog import REDACTED, RedactingLogger, redact
 TOKEN = "Zq3-secret_token.abc"
 # gunicorn's default format, and one naming every field that could carry a secret.
 DEFAULT = Config().access_log_format
-EVERYTHING = DEFAULT + " %(U)s %(q)s {%({raw_uri}e)s} {%({cookie}i)s} {%({Set-Cookie}o)s}"
+EVERYTHING = (
+    DEFAULT
+    + " %(U)s %(q)s %({QUERY_STRING}e)s {%({raw_uri}e)s} {%({cookie}i)s} {%({Set-Cookie}o)s}"
+)
 
 
 def logged(path, query="", referer="-", log_format=DEFAULT):
@@ -60,4 +63,4 @@ def test_no_log_line_holds_a_token_a_code_or_a_session_id():
 def test_other_requests_are_logged_as_they_are():
     line = logged("/settings/audit", query="page=2", log_format=EVERYTHING)
     assert '"GET /settings/audit?page=2 HTTP/1.1"' in line
-    assert " /settings/audit page=2 {/settings/audit?page=2} " in line
+    assert " /settings/audit page=2 page=2 {/settings/audit?page=2} " in line
