@@ -13,8 +13,8 @@ import re
 from gunicorn.glogging import Logger, SafeAtoms
 
 REDACTED = "[redacted]"
-_SECRET_IN_URL = re.compile(r"(/set-password/)[^/?#\s\"]+|(/login/[a-z]+/callback\?)[^\s\"#]+")
-_CALLBACK = re.compile(r"/login/[a-z]+/callback")
+_CALLBACK = r"/login/[a-z]+/callback"  # a sign-in provider's way back (auth/views.py)
+_SECRET_IN_URL = re.compile(rf"(/set-password/)[^/?#\s\"]+|({_CALLBACK}\?)[^\s\"#]+")
 _QUERY = ("q", "{query_string}e")
 _NEVER_LOGGED = ("{cookie}i", "{set-cookie}o", "{authorization}i", "{http_cookie}e")
 
@@ -32,7 +32,7 @@ class RedactedAtoms(SafeAtoms):
         value = super().__getitem__(key)
         if key.lower() in _NEVER_LOGGED:
             return REDACTED
-        if key.lower() in _QUERY and value not in ("", "-") and _CALLBACK.fullmatch(self["U"]):
+        if key.lower() in _QUERY and value not in ("", "-") and re.fullmatch(_CALLBACK, self["U"]):
             return REDACTED
         return redact(value) if isinstance(value, str) else value
 
