@@ -1,4 +1,5 @@
-"""The operator's commands: `flask --app ozyops create-account | add-user | reset-mfa`.
+"""The operator's commands: `flask --app ozyops create-account | add-user | reset-mfa |
+password-link | audit-verify`.
 
 Bad input ends in one line on stderr and exit status 1 (click.ClickException), never a
 traceback.
@@ -19,6 +20,7 @@ def init_app(app):
         create_account_command,
         add_user_command,
         reset_mfa_command,
+        password_link_command,
         audit_verify_command,
     ):
         app.cli.add_command(command)
@@ -95,17 +97,62 @@ def reset_mfa_command(email, reason):
     """Break-glass: clear a user's MFA (e.g. an owner who lost phone and recovery key)."""
     from .security import mfa
 
-    reason = reason.strip()
-    if not reason:
-        raise click.ClickException("Give a reason: it goes into the audit log.")
-    user = _run(lambda: find_user_by_email(email))
-    if user is None:
-        raise click.ClickException(f"No user with the email {email!r}.")
-    if not _run(lambda: mfa.reset(user, actor=None, reason=reason[:500], via="cli")):
+    reason = _reason(reason)
+    user = _user(email)
+    if not _run(lambda: mfa.reset(user, actor=None, reason=reason, via="cli")):
         click.echo(f"{user.email} has no MFA set up: nothing to reset.")
         return
     current_app.logger.info("operator reset MFA of user %s", user.id)
     click.echo(f"MFA reset for {user.email}; they can log in with their password and set it up.")
+
+
+@click.command("password-link")
+@with_appcontext
+@click.argument("email")
+@click.option("--reason", required=True, help="Why, for the audit log (e.g. a ticket number).")
+@click.option(
+    "--url",
+    "base_url",
+    default="",
+    help="Your OzyOps address (e.g. https://ozyops.example.com), to print a whole link.",
+)
+def password_link_command(email, reason, base_url):
+    """Break-glass: a one-time link (24 hours) to set a new password, for someone who forgot
+    theirs and whom no one in the practice can help (the owner). MFA still applies."""
+    from . import clock
+    from .team import members
+
+    reason = _reason(reason)
+    user = _user(email)
+    if not user.active:
+        raise click.ClickException(f"{user.email} is deactivated: reactivate them first.")
+    token = _run(
+        lambda: members.password_reset_link(None, user, clock.utcnow(), via="cli", reason=reason)
+    )
+    current_app.logger.info("operator created a password link for user %s", user.id)
+    path = f"/set-password/{token}"
+    click.echo(
+        f"Give this link to {user.email} yourself, once you know it is them. It works once, "
+        f"for 24 hours, and replaces any earlier password link:"
+    )
+    if base_url:
+        click.echo(base_url.rstrip("/") + path)
+    else:
+        click.echo(f"{path}  (after your OzyOps address, e.g. https://ozyops.example.com{path})")
+
+
+def _reason(reason):
+    reason = reason.strip()
+    if not reason:
+        raise click.ClickException("Give a reason: it goes into the audit log.")
+    return reason[:500]
+
+
+def _user(email):
+    user = _run(lambda: find_user_by_email(email))
+    if user is None:
+        raise click.ClickException(f"No user with the email {email!r}.")
+    return user
 
 
 @click.command("audit-verify")

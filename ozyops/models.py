@@ -3,6 +3,7 @@
 Every datetime column is naive UTC (see clock.py).
 """
 
+import json
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, func
@@ -199,3 +200,9 @@ class AuditEvent(db.Model):
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     target: Mapped[User | None] = relationship(foreign_keys=[target_id])
+
+    @property
+    def by_operator(self) -> bool:
+        """Done at the command line (`reset-mfa`, `password-link`), by whoever runs the
+        install rather than by anyone signed in."""
+        return self.actor_id is None and json.loads(self.details or "{}").get("via") == "cli"

@@ -71,8 +71,10 @@ def transfer_ownership(actor, target):
     notify.send(target, "role_changed")
 
 
-def password_reset_link(actor, target, now):
+def password_reset_link(actor, target, now, **why):
+    """A one-time link (24 hours) for `target` to set a new password; `why` (via, reason)
+    goes into the audit entry. With no `actor` it is the operator's (`password-link`)."""
     token = links.issue(target, "reset", actor, now)
-    audit.record("password_link_created", actor=actor, target=target)
+    audit.record("password_link_created", actor=actor, target=target, **why)
     db.session.commit()
     return token

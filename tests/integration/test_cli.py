@@ -157,6 +157,8 @@ def test_password_is_prompted_hidden_when_not_given(runner, app):
         ),
         (["reset-mfa", "nobody@example.com", "--reason", "ticket 1"], "No user"),
         (["reset-mfa", "dana@example.com", "--reason", "  "], "Give a reason"),
+        (["password-link", "nobody@example.com", "--reason", "ticket 1"], "No user"),
+        (["password-link", "dana@example.com", "--reason", " "], "Give a reason"),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(runner, args, message):
@@ -190,6 +192,45 @@ def test_reset_mfa_clears_mfa_ends_sessions_and_is_audited(runner, factory, make
     b = make_browser()
     assert b.login(user.email).headers["Location"] == "/dashboard"
     assert b.get("/dashboard").headers["Location"] == "/settings/profile/security"
+
+
+def test_password_link_lets_an_owner_back_in_and_mfa_still_applies(
+    runner, factory, make_browser, app
+):
+    owner = factory.user(email="owner@example.com", kind="healthcare", mfa=True)
+    r = runner.invoke(
+        args=["password-link", "OWNER@example.com", "--reason", "forgot it, ID checked"]
+        + ["--url", "https://ozyops.example.com/"]
+    )
+    assert r.exit_code == 0, r.output
+    link = r.output.splitlines()[-1]
+    assert link.startswith("https://ozyops.example.com/set-password/")
+    path = link.removeprefix("https://ozyops.example.com")
+    b = make_browser()
+    b.get(path)
+    r = b.post(path, {"password": "brand new password", "confirm": "brand new password"})
+    assert r.status_code == 303
+    assert b.login(owner.email, "brand new password").headers["Location"] == "/login/mfa"
+    assert make_browser().get(path).status_code == 410  # once only
+    with app.app_context():
+        made = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.event == "password_link_created")
+        )
+        assert made.actor_id is None and made.by_operator
+        assert "forgot it, ID checked" in made.details
+    b.post("/login/mfa", {"code": b.code()}, page="/login/mfa")
+    page = b.get("/settings/audit?event=password_link_created").text
+    assert '<td data-label="By">operator</td>' in page
+
+
+def test_password_link_without_url_prints_the_path_and_refuses_the_deactivated(runner, factory):
+    factory.user(email="owner@example.com")
+    r = runner.invoke(args=["password-link", "owner@example.com", "--reason", "ticket 7"])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[-1].startswith("/set-password/")
+    factory.user(email="gone@example.com", active=False)
+    r = runner.invoke(args=["password-link", "gone@example.com", "--reason", "ticket 8"])
+    assert r.exit_code == 1 and "deactivated" in r.output
 
 
 def test_commands_before_db_upgrade_say_so(tmp_path):
