@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from . import audit, clock, passwords, sessions
+from . import audit, clock, notify, passwords, sessions
 from .extensions import db
 from .models import UserToken
 
@@ -84,8 +84,12 @@ def set_password(token, password, now):
         raise LinkError("This link has already been used.")
     user = link.user
     user.password_hash = password_hash
+    # A new password ends a pause on the old one (passwords.check).
+    user.password_failures, user.password_paused_until = 0, None
     event = "invitation_accepted" if link.purpose == "invite" else "password_reset"
     audit.record(event, actor=user, target=user)
     db.session.commit()
     sessions.end_all_for(user.id)
+    if link.purpose == "reset":  # an invitation's first password is no news to anyone
+        notify.send(user, "password_reset")
     return user

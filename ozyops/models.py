@@ -73,6 +73,9 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(default=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Wrong passwords in a row, and the pause they lead to (passwords.check).
+    password_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    password_paused_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
 

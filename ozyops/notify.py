@@ -22,6 +22,15 @@ MESSAGES = {
     "many wrong attempts.",
     "password_probably_known": "Someone entered your correct OzyOps password but then several "
     "wrong authentication codes. Your password is probably known to someone else: change it.",
+    "password_paused": "Your OzyOps password was paused for 15 minutes after 20 wrong "
+    "passwords in a row: until then it is refused even when right. If that was not you, "
+    "someone may be guessing it.",
+    "password_reset": "Your OzyOps password was set with a one-time link, and every session "
+    "of yours was signed out.",
+    "recovery_key_regenerated": "A new recovery key was made for your OzyOps sign-in; the "
+    "old one no longer works.",
+    "sso_linked": "{provider} was linked to your OzyOps sign-in: you can now sign in with it.",
+    "sso_unlinked": "{provider} was unlinked from your OzyOps sign-in.",
     "role_changed": "Your role in your practice's OzyOps account was changed.",
     "password_changed": "Your OzyOps password was changed, and every other session of yours "
     "was signed out.",
@@ -31,14 +40,17 @@ OWNER_COPIES = {
     "mfa_reset": "The MFA of {name} ({email}) was reset.",
     "mfa_locked": "Sign-in codes for {name} ({email}) were locked for 15 minutes after too many "
     "wrong attempts.",
+    "password_paused": "The password of {name} ({email}) was paused for 15 minutes after 20 "
+    "wrong passwords in a row.",
 }
 
 
-def send(user, what, actor=None):
-    """Tell `user` about security event `what` (a key of MESSAGES), and the account's owner
-    too for the events in OWNER_COPIES, unless the owner is the one who did it."""
+def send(user, what, actor=None, **facts):
+    """Tell `user` about security event `what` (a key of MESSAGES, filled in from `facts`),
+    and the account's owner too for the events in OWNER_COPIES, unless the owner is the one
+    who did it."""
     footer = "\n\nIf you did not expect this, tell your practice's owner."
-    _deliver(user, what, MESSAGES[what] + footer)
+    _deliver(user, what, MESSAGES[what].format(**facts) + footer)
     if what in OWNER_COPIES and not (actor is not None and actor.role == "owner"):
         owner = db.session.scalar(
             select(User).where(User.account_id == user.account_id, User.role == "owner")

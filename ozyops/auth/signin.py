@@ -35,18 +35,18 @@ def check_password(email, password):
 
     N.B. an unknown email costs the same argon2 verify as a wrong password and gets the
     same message, so neither timing nor wording tells whether an address has an account.
+    So does a paused password (passwords.check), even the right one: the person is told by
+    a notice instead.
     """
     user = find_user_by_email(email)
     # N.B. the hash may wait its turn for the hashing thread (passwords.py). Meanwhile this
     # request's database connection goes back to the pool, so sign-ins queued there hold
     # none; `close` keeps what is loaded, and the user is attached again afterwards.
     db.session.close()
-    matched = passwords.verify_password(user.password_hash if user else None, password or "")
     if user is not None:
         db.session.add(user)
-    if not matched:
-        audit.record("login_failed", target=user, account_id=user.account_id if user else None)
-        db.session.commit()
+    verdict = passwords.check(user, password, clock.utcnow(), failed_event="login_failed")
+    if verdict is not passwords.Verdict.RIGHT:
         raise SignInError(WRONG_CREDENTIALS)
     if not user.active:
         audit.record("login_failed", target=user, reason="deactivated")

@@ -23,7 +23,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import current_app
 from sqlalchemy import select
 
-from .. import admission, audit, clock
+from .. import admission, audit, clock, notify
 from ..accounts import find_user_by_email
 from ..extensions import db
 from ..models import SsoIdentity
@@ -151,8 +151,11 @@ def resolve(provider, claims, tenant=None):
     if not user.active:
         db.session.rollback()
         raise SsoError("This account has been deactivated. Ask your practice's owner.", "inactive")
+    linked_now = link.last_used_at is None  # just made above: never used before
     link.last_used_at = clock.utcnow()
     db.session.commit()
+    if linked_now:
+        notify.send(user, "sso_linked", provider=name)
     return user
 
 
@@ -172,4 +175,5 @@ def unlink(user, identity_id):
     db.session.delete(link)
     audit.record("sso_unlinked", actor=user, target=user, provider=link.provider)
     db.session.commit()
+    notify.send(user, "sso_unlinked", provider=PROVIDERS[link.provider])
     return link

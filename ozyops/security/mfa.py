@@ -316,6 +316,7 @@ def regenerate_recovery_key(user, code, now):
     user.recovery_key_hash = recovery.hash_key(key)
     audit.record("recovery_key_regenerated", actor=user, target=user)
     db.session.commit()
+    notify.send(user, "recovery_key_regenerated")
     return check, key
 
 

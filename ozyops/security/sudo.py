@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from flask import session
 
-from .. import audit, clock, passwords, sessions
+from .. import clock, passwords, sessions
 from ..extensions import db
 from . import mfa
 
@@ -60,9 +60,11 @@ def confirm(user, credential, now):
         if not check.ok:
             return check.message
         db.session.commit()  # the code is used up, whatever the action does next
-    elif not passwords.verify_password(user.password_hash, credential or ""):
-        audit.record("reauth_failed", target=user)
-        db.session.commit()
-        return "That password is not right."
+    else:
+        verdict = passwords.check(user, credential, now, failed_event="reauth_failed")
+        if verdict is passwords.Verdict.PAUSED:
+            return passwords.paused_message(user, now)
+        if verdict is passwords.Verdict.WRONG:
+            return "That password is not right."
     sessions.mark_reauthenticated(session, clock.naive(now))
     return None

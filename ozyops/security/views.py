@@ -69,9 +69,11 @@ def change_password():
     if not form.validate_on_submit():
         return _profile_page(422, password_form=form)
     if current_user.password_hash:
-        if not passwords.verify_password(current_user.password_hash, form.current.data or ""):
-            audit.record("reauth_failed", target=current_user)
-            db.session.commit()
+        now = clock.utcnow()
+        verdict = passwords.check(current_user, form.current.data, now, "reauth_failed")
+        if verdict is passwords.Verdict.PAUSED:
+            return _password_refused(form, passwords.paused_message(current_user, now))
+        if verdict is passwords.Verdict.WRONG:
             return _password_refused(form, "That is not your current password.")
     elif not sudo.is_recent(clock.now()):
         return _password_refused(

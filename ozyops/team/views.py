@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 
-from .. import audit, clock, htmx, notify
+from .. import audit, clock, htmx, notify, passwords
 from ..accounts import AccountError
 from ..extensions import credential_limit, db
 from ..forms import EmptyForm, SudoForm
@@ -184,6 +184,7 @@ def _deliver_link(user, purpose, token):
 
 
 def _member_page(target, status=200, **context):
+    context.setdefault("password_paused_until", passwords.paused_until(target, clock.utcnow()))
     context.setdefault("role_form", RoleForm(formdata=None, role=target.role))
     context.setdefault("form", SudoForm(formdata=None))
     return render_template("team/member.html", m=target, **context), status

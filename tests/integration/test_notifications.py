@@ -126,3 +126,42 @@ def test_recovery_key_use_is_mailed(mail_app, smtp, factory, browser):
     browser.post("/login/recovery", {"recovery_key": RECOVERY_KEY}, page="/login/recovery")
     ((to, body),) = smtp[0].messages
     assert to == ["doc@example.com"] and "recovery key was used" in body
+
+
+def test_a_password_set_by_reset_link_is_mailed_but_not_an_invitation(
+    mail_app, smtp, factory, browser, make_browser
+):
+    import re
+
+    owner = factory.user(email="boss@example.com", kind="law")
+    member = factory.user(account_id=owner.account_id, role="member", email="sam@example.com")
+    browser.login(owner.email)
+    r = browser.post(
+        "/settings/team/add",
+        {"name": "Nia", "email": "nia@example.com", "role": "member"},
+        page="/settings/team/add",
+    )
+    invite = re.search(r'id="invitation-link"[^>]*>http://localhost([^<]+)<', r.text).group(1)
+    r = browser.post(
+        f"/settings/team/{member.id}/password-link", {}, page=f"/settings/team/{member.id}"
+    )
+    reset = re.search(r'id="password-link"[^>]*>http://localhost([^<]+)<', r.text).group(1)
+    smtp[0].messages.clear()  # the two links themselves
+    for path in (invite, reset):
+        b = make_browser()
+        b.get(path)
+        r = b.post(path, {"password": "brand new password", "confirm": "brand new password"})
+        assert r.status_code == 303
+    ((to, body),) = smtp[0].messages
+    assert to == ["sam@example.com"] and "password was set with a one-time link" in body
+
+
+def test_a_new_recovery_key_is_mailed(mail_app, smtp, factory, browser):
+    factory.user(email="kim@example.com", kind="law", mfa=True)
+    browser.login_with_code("kim@example.com")
+    browser.clock.advance(seconds=30)
+    browser.get("/settings/profile/security")
+    r = browser.post("/settings/profile/security/recovery-key", {"code": browser.code()})
+    assert 'id="recovery-key"' in r.text
+    ((to, body),) = smtp[0].messages
+    assert to == ["kim@example.com"] and "new recovery key" in body

@@ -253,10 +253,16 @@ def test_microsoft_single_tenant_trusts_its_own_directory(app, provider, factory
     assert r.headers["Location"] == "/dashboard"
 
 
-def test_unlink_but_never_the_last_way_in(browser, sso_app, provider, which, factory, app):
+def test_unlink_but_never_the_last_way_in(browser, sso_app, provider, which, factory, app, caplog):
+    caplog.set_level("INFO")
     user = factory.user(email="pat@example.com")
     set_claims(provider, f"{which}-pat6", **claims_for(which, "pat@example.com"))
     sign_in(browser, provider, which, f"{which}-pat6")
+    browser.logout()
+    sign_in(browser, provider, which, f"{which}-pat6")
+    # The person is told once that the provider now signs them in (notices without mail
+    # go to the log), and again when it is removed.
+    assert caplog.text.count("notification sso_linked") == 1
     with app.app_context():
         link_id = db.session.scalar(select(SsoIdentity.id))
         from ozyops.models import User
@@ -272,5 +278,6 @@ def test_unlink_but_never_the_last_way_in(browser, sso_app, provider, which, fac
         db.session.commit()
     r = browser.post(f"/settings/profile/sign-in/{link_id}/unlink", {}, page="/settings/profile")
     assert r.status_code == 303
+    assert "notification sso_unlinked" in caplog.text and "was unlinked from" in caplog.text
     with app.app_context():
         assert db.session.scalar(select(SsoIdentity)) is None
