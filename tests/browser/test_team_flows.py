@@ -14,6 +14,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from ozyops import passwords
+from ozyops.extensions import db
+from ozyops.models import User
 from tests.browser.conftest import DESKTOP, PHONE, TIMEOUT_MS
 from tests.browser.pages import (
     Authenticator,
@@ -277,6 +280,34 @@ def test_deactivation_signs_the_member_out_until_reactivated(page, browser_for, 
 
     clock.advance(seconds=30)
     log_in_with_code(sams_browser, sam.email, clock)
+
+
+def test_a_paused_password_is_explained_to_the_owner_and_a_link_ends_it(
+    page, browser_for, clinic, clock, app, shots
+):
+    sam = clinic["member"]
+    with app.app_context():  # 19 wrong passwords already; the 20th is typed below
+        db.session.get(User, sam.id).password_failures = passwords.MAX_FAILURES - 1
+        db.session.commit()
+    sams_browser = browser_for()
+    login = LoginPage(sams_browser).open()
+    login.submit(sam.email, "not my password")
+    login.arrive()
+    login.submit(sam.email)  # the right one: refused, and the page says no more than that
+    login.arrive()
+    expect(login.error()).to_contain_text("That email and password don't match")
+
+    page.set_viewport_size(PHONE)
+    member = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock)).manage(
+        "Sam Park"
+    )
+    expect(member.fact("Password")).to_contain_text("Paused until")
+    page.screenshot(path=shots / "member-password-paused-phone.png", full_page=True)
+    link = member.create_password_link()
+    SetPasswordPage(sams_browser).open(link).set_password("a brand new password")
+    LoginPage(sams_browser).log_in_expecting_code(sam.email, "a brand new password")
+    page.reload()
+    expect(member.fact("Password")).to_have_count(0)
 
 
 # --- 6. the audit log: entries, the Event filter, Export CSV ---------------------------
