@@ -9,7 +9,7 @@ from .. import audit, clock, htmx, notify, passwords
 from ..accounts import AccountError
 from ..extensions import credential_limit, db
 from ..forms import EmptyForm, SudoForm
-from ..models import User
+from ..models import WITH_ACCOUNT, User
 from ..security import sudo
 from . import members
 from .forms import AddMemberForm, RoleForm
@@ -51,7 +51,7 @@ def show_team():
     """Everyone sees the members; owners and admins also their MFA status and actions."""
     q = (request.args.get("q") or "").strip()[:100]
     mfa_filter = request.args.get("mfa") if can(current_user, "see_security_details") else None
-    query = select(User).where(User.account_id == current_user.account_id)
+    query = select(User).where(User.account_id == current_user.account_id).options(*WITH_ACCOUNT)
     if q:
         like = f"%{q.lower()}%"
         query = query.where(or_(User.email.like(like), User.name.ilike(like)))
