@@ -83,9 +83,7 @@ def set_password(token, password, now):
         db.session.rollback()
         raise LinkError("This link has already been used.")
     user = link.user
-    user.password_hash = password_hash
-    # A new password ends a pause on the old one (passwords.check).
-    user.password_failures, user.password_paused_until = 0, None
+    passwords.set_new(user, password_hash)
     event = "invitation_accepted" if link.purpose == "invite" else "password_reset"
     audit.record(event, actor=user, target=user)
     db.session.commit()

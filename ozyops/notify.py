@@ -5,7 +5,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from flask import current_app
+from flask import after_this_request, current_app, has_request_context
 from sqlalchemy import select
 
 from . import admission
@@ -23,8 +23,9 @@ MESSAGES = {
     "password_probably_known": "Someone entered your correct OzyOps password but then several "
     "wrong authentication codes. Your password is probably known to someone else: change it.",
     "password_paused": "Your OzyOps password was paused for 15 minutes after 20 wrong "
-    "passwords in a row: until then it is refused even when right. If that was not you, "
-    "someone may be guessing it.",
+    "passwords in a row: until then it is refused even when right, except on computers where "
+    "you have signed in before. If that was not you, someone may be guessing it. (You are "
+    "told of this at most once a day.)",
     "password_reset": "Your OzyOps password was set with a one-time link, and every session "
     "of yours was signed out.",
     "recovery_key_regenerated": "A new recovery key was made for your OzyOps sign-in; the "
@@ -57,6 +58,24 @@ def send(user, what, actor=None, **facts):
         )
         if owner is not None and owner.id != user.id:
             _deliver(owner, what, OWNER_COPIES[what].format(name=user.name, email=user.email))
+
+
+def send_after_response(user, what):
+    """As `send`, once the response has gone out: for a notice set off before anyone has
+    signed in, whose time to send must not tell the person asking that the email exists."""
+    if not has_request_context():
+        send(user, what)
+        return
+    app, user_id = current_app._get_current_object(), user.id
+
+    def deliver():
+        with app.app_context():
+            send(db.session.get(User, user_id), what)
+
+    @after_this_request
+    def _after(response):
+        response.call_on_close(deliver)
+        return response
 
 
 def send_link(user, purpose, link):

@@ -16,11 +16,11 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import update
+from sqlalchemy import func, or_, select, update
 
-from . import admission, audit, clock, notify
+from . import admission, audit, clock, devices, notify
 from .extensions import db
-from .models import User
+from .models import AuditEvent, User
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
@@ -81,44 +81,81 @@ def check(user, password, now, failed_event):
 
     A wrong one is audited as `failed_event` and counted; the MAX_FAILURES-th in a row
     pauses the user's password for PAUSE_MINUTES, and while paused even the right one is
-    PAUSED. N.B. the hash is verified first whatever the state, so the time taken tells
-    nothing. The count and the pause are conditional UPDATEs (their row counts decide), so
-    they hold across processes. A right password clears the count in the caller's
-    transaction; failures are committed here.
+    PAUSED, except in a browser where the user has signed in before (devices.py). Someone
+    with no password to guess (invited, SSO only) or deactivated is never counted.
+
+    N.B. the hash is verified first whatever the state, so the time taken tells nothing,
+    and the verdict is then taken from the row as it is after the hash, which may have
+    waited its turn while another process paused it. The count and the pause are
+    conditional UPDATEs, so they hold across processes. Every verdict is committed here.
     """
     matched = verify_password(user.password_hash if user else None, password or "")
-    if user is None:
-        audit.record(failed_event)
+    if user is None or user.password_hash is None or not user.active:
+        if matched:  # deactivated: the caller says so, once the password is right
+            return Verdict.RIGHT
+        audit.record(failed_event, target=user)
         db.session.commit()
         return Verdict.WRONG
-    if paused_until(user, now):
+    db.session.refresh(user, ["password_failures", "password_paused_until"])
+    exempt = devices.known(user)
+    if paused_until(user, now) and not exempt:
+        audit.record(failed_event, target=user, reason="paused")
+        db.session.commit()
         return Verdict.PAUSED
     if matched:
         if user.password_failures:
             user.password_failures = 0
+            db.session.commit()
         return Verdict.RIGHT
     audit.record(failed_event, target=user)
+    count = update(User).where(User.id == user.id)
+    if not exempt:
+        count = count.where(_not_paused(now))
     failures = db.session.execute(
+        count.values(password_failures=User.password_failures + 1).returning(User.password_failures)
+    ).scalar_one_or_none()
+    paused = failures is None or (failures >= MAX_FAILURES and _pause(user, now))
+    db.session.commit()  # N.B. expires `user`: a paused_message after this reads the pause
+    return Verdict.PAUSED if paused and not exempt else Verdict.WRONG
+
+
+def _not_paused(now):
+    until = User.password_paused_until
+    return or_(until.is_(None), until <= clock.naive(now))
+
+
+def _pause(user, now):
+    """The MAX_FAILURES-th wrong password in a row: pause, exactly once across processes
+    (returns whether this call did), and tell the person and the owner, at most once a day
+    (anyone who knows the email can start a pause every 15 minutes)."""
+    until = clock.naive(now) + timedelta(minutes=PAUSE_MINUTES)
+    if not db.session.execute(
         update(User)
-        .where(User.id == user.id)
-        .values(password_failures=User.password_failures + 1)
-        .returning(User.password_failures)
-    ).scalar_one()
-    paused = 0
-    if failures >= MAX_FAILURES:
-        until = clock.naive(now) + timedelta(minutes=PAUSE_MINUTES)
-        paused = db.session.execute(
-            update(User)
-            .where(User.id == user.id, User.password_failures >= MAX_FAILURES)
-            .values(password_paused_until=until, password_failures=0)
-        ).rowcount
-        if paused:
-            audit.record("password_paused", target=user, minutes=PAUSE_MINUTES)
-    db.session.commit()
-    if paused:
-        notify.send(user, "password_paused")
-        return Verdict.PAUSED
-    return Verdict.WRONG
+        .where(User.id == user.id, User.password_failures >= MAX_FAILURES)
+        .values(password_paused_until=until, password_failures=0)
+    ).rowcount:
+        return False  # another process's wrong password did it
+    told_today = db.session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.target_id == user.id,
+            AuditEvent.event == "password_paused",
+            AuditEvent.created_at > clock.naive(now) - timedelta(days=1),
+        )
+    )
+    audit.record("password_paused", target=user, minutes=PAUSE_MINUTES)
+    if not told_today:
+        # N.B. after the response: mailing takes time, which must not tell the person
+        # guessing that this email has an account.
+        notify.send_after_response(user, "password_paused")
+    return True
+
+
+def set_new(user, password_hash):
+    """Give `user` a new password; a pause on the old one ends with it."""
+    user.password_hash = password_hash
+    user.password_failures, user.password_paused_until = 0, None
 
 
 def paused_until(user, now):
@@ -131,7 +168,4 @@ def paused_message(user, now):
     """For someone signed in (sudo mode, Change password); the sign-in page says only that
     email and password don't match, so that it tells no one whether an email exists."""
     until = paused_until(user, now)
-    return (
-        f"Too many wrong passwords in a row: your password is paused for {PAUSE_MINUTES} "
-        f"minutes, until {until:%H:%M} UTC."
-    )
+    return f"Too many wrong passwords in a row: your password is paused until {until:%H:%M} UTC."

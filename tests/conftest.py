@@ -100,6 +100,14 @@ def csrf_from(html):
     return match.group(1)
 
 
+def _sent(response):
+    """Read and close `response`, as a server does once it has sent it: what the app left
+    for after the response (Response.call_on_close) then runs, as under gunicorn."""
+    response.get_data()
+    response.close()
+    return response
+
+
 class Browser:
     """The test client used like a browser: GET a page, then post its form with its token."""
 
@@ -109,7 +117,7 @@ class Browser:
         self.token = None
 
     def get(self, url, **kw):
-        response = self.client.get(url, **kw)
+        response = _sent(self.client.get(url, **kw))
         if response.mimetype == "text/html" and '"X-CSRFToken"' in response.text:
             self.token = csrf_from(response.text)
         return response
@@ -123,7 +131,7 @@ class Browser:
         headers = kw.pop("headers", {})
         if htmx:
             headers["HX-Request"] = "true"
-        response = self.client.post(url, data=data, headers=headers, **kw)
+        response = _sent(self.client.post(url, data=data, headers=headers, **kw))
         if response.mimetype == "text/html" and '"X-CSRFToken"' in response.text:
             self.token = csrf_from(response.text)
         return response

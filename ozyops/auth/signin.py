@@ -13,7 +13,7 @@ from flask import current_app, session, url_for
 from flask_login import login_user, logout_user
 from sqlalchemy import bindparam, update
 
-from .. import audit, clock, notify, passwords, sessions
+from .. import audit, clock, devices, notify, passwords, sessions
 from ..accounts import find_user_by_email
 from ..extensions import db
 from ..models import WITH_ACCOUNT, User
@@ -151,6 +151,7 @@ def complete(user, method, second_factor=None):
     if second_factor is None:  # else the code's or key's own UPDATE recorded the sign-in
         db.session.connection().execute(_SIGNED_IN, {"uid": user.id, "at": now})
     audit.record("login", actor=user, target=user, method=method, second_factor=second_factor)
+    devices.remember(user)  # a later pause on their password skips this browser
     # One commit for the sign-in: the session row, the code's single-use mark (see
     # mfa.verify_code), the last sign-in time and the audit entry.
     sessions.store_now(session)

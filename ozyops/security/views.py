@@ -81,7 +81,7 @@ def change_password():
         )
     if problem := passwords.problem_with(form.password.data):
         return _profile_page(422, password_form=form, new_password_problem=problem)
-    current_user.password_hash = passwords.hash_password(form.password.data)
+    passwords.set_new(current_user, passwords.hash_password(form.password.data))
     audit.record("password_changed", actor=current_user, target=current_user)
     db.session.commit()
     sessions.end_all_for(current_user.id, keep_sid=session.sid)

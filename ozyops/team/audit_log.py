@@ -87,7 +87,7 @@ def export_audit():
             for v in (
                 e.created_at.isoformat(timespec="seconds") + "Z",
                 e.event,
-                e.actor.email if e.actor else "",
+                e.actor.email if e.actor else ("operator" if e.by_operator else ""),
                 e.target.email if e.target else "",
                 e.ip or "",
                 e.user_agent or "",

@@ -27,7 +27,7 @@ def test_login_page_has_the_fields_and_button(browser):
     assert ">Log in</button>" in html
     # A forgotten password: members go to the practice; the owner to whoever runs the
     # install (the `password-link` command).
-    assert "owner or an admin for a link" in html and "Owners: ask whoever runs OzyOps" in html
+    assert "owner or an admin for a link" in html and "Owners: contact support@ozyops.com" in html
 
 
 def test_login_without_mfa_lands_on_dashboard(browser, factory, app):

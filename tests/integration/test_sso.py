@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import select
 
 from ozyops.extensions import db
-from ozyops.models import AuditEvent, SsoIdentity
+from ozyops.models import AuditEvent, SsoIdentity, User
 
 
 @pytest.fixture(scope="module")
@@ -281,3 +281,18 @@ def test_unlink_but_never_the_last_way_in(browser, sso_app, provider, which, fac
     assert "notification sso_unlinked" in caplog.text and "was unlinked from" in caplog.text
     with app.app_context():
         assert db.session.scalar(select(SsoIdentity)) is None
+
+
+def test_a_paused_password_does_not_stop_a_sign_in_with_the_provider(
+    browser, sso_app, provider, which, factory, app, clock
+):
+    user = factory.user(email="pat@example.com", kind="trades")
+    with app.app_context():
+        db.session.get(User, user.id).password_paused_until = (
+            clock.now + timedelta(minutes=15)
+        ).replace(tzinfo=None)
+        db.session.commit()
+    assert browser.login(user.email).status_code == 422  # the password is paused
+    set_claims(provider, f"{which}-pat7", **claims_for(which, "pat@example.com"))
+    r = sign_in(browser, provider, which, f"{which}-pat7")
+    assert r.status_code == 303 and r.headers["Location"] == "/dashboard"

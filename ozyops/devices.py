@@ -1,0 +1,53 @@
+"""Browsers a person has finished signing in from before, remembered in a signed cookie.
+
+A pause on someone's password (passwords.check) can be started by anyone who knows their
+email; this keeps it from locking them out of the computers they use every day (OWASP's
+"device cookies"). N.B. the cookie only proves that this browser once finished a sign-in
+as them, under a signature of SECRET_KEY: it skips the pause and nothing else. The
+password, and the code, are still needed.
+"""
+
+from flask import after_this_request, current_app, has_request_context, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+COOKIE = "ozyops_device"
+REMEMBER_DAYS = 90
+MAX_PEOPLE = 5  # a shared front-desk computer: the last few people who signed in there
+
+
+def known(user):
+    """True when this request's browser has finished a sign-in as `user` before."""
+    return has_request_context() and user.id in _known_ids()
+
+
+def remember(user):
+    """After a finished sign-in: this browser knows `user` from now on (for 90 days)."""
+    ids = [user.id] + [i for i in _known_ids() if i != user.id]
+    value = _serializer().dumps(ids[:MAX_PEOPLE])
+
+    @after_this_request
+    def _set_cookie(response):
+        response.set_cookie(
+            COOKIE,
+            value,
+            max_age=REMEMBER_DAYS * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
+        )
+        return response
+
+
+def _known_ids():
+    raw = request.cookies.get(COOKIE)
+    if not raw or len(raw) > 500:
+        return []
+    try:
+        ids = _serializer().loads(raw, max_age=REMEMBER_DAYS * 24 * 3600)
+    except BadSignature:  # altered, made up or expired
+        return []
+    return [i for i in ids if type(i) is int] if isinstance(ids, list) else []
+
+
+def _serializer():
+    return URLSafeTimedSerializer(current_app.secret_key, salt="ozyops-device")
