@@ -87,7 +87,8 @@ def check(user, password, now, failed_event):
     N.B. the hash is verified first whatever the state, so the time taken tells nothing,
     and the verdict is then taken from the row as it is after the hash, which may have
     waited its turn while another process paused it. The count and the pause are
-    conditional UPDATEs, so they hold across processes. Every verdict is committed here.
+    conditional UPDATEs, so they hold across processes. What a verdict changes is
+    committed here.
     """
     matched = verify_password(user.password_hash if user else None, password or "")
     if user is None or user.password_hash is None or not user.active:
@@ -168,4 +169,5 @@ def paused_message(user, now):
     """For someone signed in (sudo mode, Change password); the sign-in page says only that
     email and password don't match, so that it tells no one whether an email exists."""
     until = paused_until(user, now)
-    return f"Too many wrong passwords in a row: your password is paused until {until:%H:%M} UTC."
+    when = f"until {until:%H:%M} UTC" if until else f"for up to {PAUSE_MINUTES} minutes"
+    return f"Too many wrong passwords in a row: your password is paused {when}."

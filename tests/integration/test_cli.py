@@ -221,6 +221,8 @@ def test_password_link_lets_an_owner_back_in_and_mfa_still_applies(
     b.post("/login/mfa", {"code": b.code()}, page="/login/mfa")
     page = b.get("/settings/audit?event=password_link_created").text
     assert '<td data-label="By">operator</td>' in page
+    csv = b.get("/settings/audit.csv?event=password_link_created").text
+    assert ",password_link_created,operator,owner@example.com," in csv
 
 
 def test_password_link_without_url_prints_the_path_and_refuses_the_deactivated(runner, factory):
