@@ -224,3 +224,15 @@ def test_the_pause_notice_goes_after_the_response_and_once_a_day(
     clock.advance(days=1)
     wrong_passwords(browser, user.email, MAX)
     assert len(delivered) == 2
+
+
+@pytest.mark.settings(TRUSTED_PROXIES=1)
+def test_the_device_cookie_is_httponly_samesite_and_secure_over_https(browser, factory):
+    user = factory.user(kind="law")
+    browser.client.environ_base["HTTP_X_FORWARDED_PROTO"] = "https"
+    browser.client.environ_base["HTTP_REFERER"] = "https://localhost/login"
+    r = browser.login(user.email)
+    assert r.headers["Location"] == "/dashboard"
+    (cookie,) = [c for c in r.headers.getlist("Set-Cookie") if c.startswith(devices.COOKIE)]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+    assert "Max-Age=7776000" in cookie  # 90 days: it remembers a browser, not a session
