@@ -6,9 +6,11 @@ Set OZYOPS_TEST_DATABASE_URL (a PostgreSQL URL) to run the same suite on Postgre
 
 import os
 import re
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 from sqlalchemy import text
@@ -209,3 +211,39 @@ class _Ref:
 
     def __init__(self, id, email, account_id):
         self.id, self.email, self.account_id = id, email, account_id
+
+
+# --- mail -------------------------------------------------------------------------------
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
+        return "250 OK"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback; (its inbox, its port)."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mail_app(app, smtp):
+    """The app, sending its notices to `smtp`."""
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp[1], MAIL_FROM="ozyops@example.com")
+    return app

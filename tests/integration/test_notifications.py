@@ -1,40 +1,5 @@
-"""Security notifications by SMTP, against a real SMTP server on loopback (aiosmtpd)."""
-
-import socket
-
-import pytest
-from aiosmtpd.controller import Controller
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
-        return "250 OK"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
-
-
-@pytest.fixture
-def mail_app(app, smtp):
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp[1], MAIL_FROM="ozyops@example.com")
-    return app
+"""Security notifications by SMTP, against a real SMTP server on loopback (aiosmtpd: the
+`smtp` and `mail_app` fixtures in tests/conftest.py)."""
 
 
 def test_reset_mails_the_person_and_the_owner(mail_app, smtp, factory, browser):

@@ -12,7 +12,6 @@ from ozyops.auth.signin import WRONG_CREDENTIALS
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, User
 from tests.conftest import PASSWORD
-from tests.integration.test_notifications import mail_app, smtp  # noqa: F401 (fixtures)
 from tests.integration.test_races import race
 
 MAX = passwords.MAX_FAILURES
@@ -46,8 +45,8 @@ def test_a_right_password_clears_the_count(browser, factory, app):
 
 
 def test_the_last_wrong_password_pauses_even_the_right_one_without_saying_so(
-    mail_app,  # noqa: F811 (fixture)
-    smtp,  # noqa: F811 (fixture)
+    mail_app,
+    smtp,
     browser,
     factory,
     clock,
