@@ -81,7 +81,7 @@ def add_user(account_name, email, name, role, password):
 def _new_user(account, email, name, role, password):
     email = normalize_email(email)
     name = clean_name(name)
-    if problem := passwords.problem_with(password):
+    if problem := passwords.problem_with(password, about=(email, name, account.name)):
         raise AccountError(problem)
     if db.session.scalar(select(User.id).where(User.email == email)):
         raise AccountError(f"A user with the email {email} already exists.")

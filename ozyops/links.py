@@ -69,7 +69,8 @@ def find(token, now):
 def set_password(token, password, now):
     """Use the link: set the password (ending every session of that person). Returns the user."""
     link = find(token, now)
-    if problem := passwords.problem_with(password):
+    user = link.user
+    if problem := passwords.problem_with(password, (user.email, user.name, user.account.name)):
         raise LinkError(problem)
     # Hashed before the link is marked used: the hash may wait for the hashing thread, and
     # must not hold a write (on SQLite, the database's one write lock) meanwhile.
@@ -82,7 +83,6 @@ def set_password(token, password, now):
     if not won:
         db.session.rollback()
         raise LinkError("This link has already been used.")
-    user = link.user
     passwords.set_new(user, password_hash)
     event = "invitation_accepted" if link.purpose == "invite" else "password_reset"
     audit.record(event, actor=user, target=user)

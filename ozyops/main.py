@@ -38,7 +38,8 @@ class SetupForm(FlaskForm):
         "Choose a password",
         validators=[InputRequired(), Length(max=256)],
         render_kw={"autocomplete": "new-password", "minlength": 10},
-        description="At least 10 characters. A short sentence is easy to remember.",
+        description="At least 10 characters. A few unrelated words are easy to remember "
+        "and hard to guess.",
     )
 
 

@@ -10,6 +10,7 @@ spraying passwords, then queues for the hashing thread instead of crowding out t
 and code steps of the people already past their password.
 """
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from enum import StrEnum
@@ -59,15 +60,42 @@ def verify_password(password_hash, password):
     return matched and bool(password_hash)
 
 
-def problem_with(password):
-    """Why `password` cannot be used, or None. Length is what matters (NIST SP 800-63B)."""
+def problem_with(password, about=()):
+    """Why `password` cannot be used, or None.
+
+    Length is what matters (NIST SP 800-63B §5.1.1.2), with no rules on its make-up; but it
+    must not be on the blocklist NIST asks for: a common or breached password, a word with
+    simple changes, a run or a repeat, or something made of `about` (the person's email and
+    name, the practice's name) or the name of the service. zxcvbn judges that, from its
+    lists of the most common passwords, words and names; what it would find in fewer than
+    10^8 guesses is refused (its scores 0 to 2: "Password2024!", "Welcome2024!" and a name
+    and a year all are).
+    """
     if not password or not password.strip():
         return "Enter a password."
     if len(password) < MIN_LENGTH:
         return f"Use at least {MIN_LENGTH} characters."
     if len(password) > MAX_LENGTH:
         return f"Use at most {MAX_LENGTH} characters."
+    # N.B. imported here, on the first new password: its word lists cost a worker 13 MB,
+    # which sign-ins never need.
+    from zxcvbn import zxcvbn
+
+    context = ["ozyops"]
+    for text in about:
+        context += [text, *(w for w in re.split(r"[\W_]+", text or "") if len(w) >= 3)]
+    # zxcvbn's time grows fast with length; a strong start is strong enough.
+    verdict = zxcvbn(password[:64], user_inputs=[c.lower() for c in context if c])
+    if verdict["guesses"] < GUESSABLE:
+        hint = verdict["feedback"]["warning"]
+        return (
+            f"That password is too easy to guess.{' ' + hint if hint else ''} Try three or "
+            f"four words that have nothing to do with each other, or you, or the practice."
+        )
     return None
+
+
+GUESSABLE = 10**8  # zxcvbn's scores 0-2; from 3, "safely unguessable" (Dropbox, its author)
 
 
 class Verdict(StrEnum):

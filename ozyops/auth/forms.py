@@ -31,7 +31,8 @@ class SetPasswordForm(FlaskForm):
     password = PasswordField(
         "New password",
         validators=[InputRequired("Choose a password."), Length(max=256)],
-        description="At least 10 characters. A short sentence is easy to remember.",
+        description="At least 10 characters. A few unrelated words are easy to remember "
+        "and hard to guess.",
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(

@@ -79,7 +79,8 @@ def change_password():
         return _password_refused(
             form, "For your security, sign in again, then set a password within 10 minutes."
         )
-    if problem := passwords.problem_with(form.password.data):
+    me = current_user
+    if problem := passwords.problem_with(form.password.data, (me.email, me.name, me.account.name)):
         return _profile_page(422, password_form=form, new_password_problem=problem)
     passwords.set_new(current_user, passwords.hash_password(form.password.data))
     audit.record("password_changed", actor=current_user, target=current_user)

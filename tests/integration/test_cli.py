@@ -109,6 +109,22 @@ def test_password_is_prompted_hidden_when_not_given(runner, app):
         ),
         (
             [
+                "create-account",
+                "--name",
+                "X",
+                "--kind",
+                "law",
+                "--owner-email",
+                "a@example.com",
+                "--owner-name",
+                "A",
+                "--owner-password",
+                "1234567890",
+            ],
+            "too easy to guess",
+        ),
+        (
+            [
                 "add-user",
                 "--account",
                 "Nope",

@@ -259,6 +259,14 @@ class TestChangePassword:
             (
                 {
                     "current": "correct horse battery",
+                    "password": "pat@example.com",  # their own email
+                    "confirm": "pat@example.com",
+                },
+                "too easy to guess",
+            ),
+            (
+                {
+                    "current": "correct horse battery",
                     "password": "a brand new password",
                     "confirm": "another new password",
                 },

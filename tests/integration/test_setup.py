@@ -48,6 +48,7 @@ def test_setup_creates_account_and_owner_then_disappears(browser, app):
         ({"kind": "bakery"}, "Not a valid choice."),
         ({"email": "not-an-email"}, "Enter a valid email address."),
         ({"password": "short"}, "Use at least 10 characters."),
+        ({"password": "Password2024!"}, "That password is too easy to guess."),
         ({"name": "   "}, "Enter a name"),
     ],
 )

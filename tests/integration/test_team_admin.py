@@ -187,6 +187,8 @@ def test_add_member_shows_a_one_time_invitation_link(browser, make_browser, clin
     assert "Then log in with it and set up MFA, which your practice requires." in form.text
     r = newcomer.post(path, {"password": "short", "confirm": "short"})
     assert r.status_code == 422 and "at least 10" in r.text
+    r = newcomer.post(path, {"password": "Welcome2024!", "confirm": "Welcome2024!"})
+    assert r.status_code == 422 and "That password is too easy to guess." in r.text
     r = newcomer.post(path, {"password": "a new long password", "confirm": "different one!"})
     assert r.status_code == 422 and "two passwords are different" in r.text
     r = newcomer.post(path, {"password": "a new long password", "confirm": "a new long password"})

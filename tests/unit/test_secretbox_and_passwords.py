@@ -60,6 +60,35 @@ def test_password_rules(password, problem):
     assert (result is None) if problem is None else (problem in result)
 
 
+@pytest.mark.parametrize(
+    "password",
+    [
+        "password123",  # a very common password
+        "1234567890",  # a run
+        "qwertyuiop",  # a keyboard row
+        "xxxxxxxxxxxx",  # a repeat
+        "Password2024!",  # a common password with the usual changes
+        "Welcome2024!",
+        "Dana Lee 2024",  # the person's own name and a year
+        "brightsmile",  # the practice's name
+        "ozyops2024!",  # the service's name
+    ],
+)
+def test_guessable_passwords_are_refused_with_a_reason(password):
+    problem = passwords.problem_with(
+        password, about=("dana@example.com", "Dana Lee", "Bright Smile")
+    )
+    assert problem is not None and problem.startswith("That password is too easy to guess.")
+    assert "Try three or four words" in problem
+
+
+@pytest.mark.parametrize(
+    "password", ["correct horse battery", "kitchen-window-7", "my dog rex 2019", "ten chars!"]
+)
+def test_unrelated_words_pass(password):
+    assert passwords.problem_with(password, about=("dana@example.com", "Dana Lee")) is None
+
+
 def test_one_hash_at_a_time_per_process():
     inside, go = threading.Semaphore(0), threading.Event()
     running, most = [0], [0]
