@@ -91,37 +91,27 @@ def test_password_is_prompted_hidden_when_not_given(runner, app):
             ],
             "valid email",
         ),
-        (
-            [
-                "create-account",
-                "--name",
-                "X",
-                "--kind",
-                "law",
-                "--owner-email",
-                "a@example.com",
-                "--owner-name",
-                "A",
-                "--owner-password",
-                "short",
-            ],
-            "at least 10",
-        ),
-        (
-            [
-                "create-account",
-                "--name",
-                "X",
-                "--kind",
-                "law",
-                "--owner-email",
-                "a@example.com",
-                "--owner-name",
-                "A",
-                "--owner-password",
-                "1234567890",
-            ],
-            "too easy to guess",
+        *(
+            (
+                [
+                    "create-account",
+                    "--name",
+                    "X",
+                    "--kind",
+                    "law",
+                    "--owner-email",
+                    "a@example.com",
+                    "--owner-name",
+                    "A",
+                    "--owner-password",
+                    password,
+                ],
+                message,
+            )
+            for password, message in (
+                ("short", "at least 10"),
+                ("1234567890", "too easy to guess"),
+            )
         ),
         (
             [
