@@ -169,3 +169,31 @@ def verify():
         if expected - 1 != account.audit_seq or previous != (account.audit_head or GENESIS):
             return Break(account.name, expected, "is missing (the newest entries were removed)")
     return None
+
+
+def heads():
+    """Each account's (id, name, newest entry's seq, its hash), after `verify`.
+
+    N.B. a chain kept in the database proves nothing against someone who can rewrite the
+    database and recompute every hash after their change. A head written down elsewhere
+    (`audit-verify` prints them) pins the history up to it: see `rewritten`.
+    """
+    return db.session.execute(
+        select(Account.id, Account.name, Account.audit_seq, Account.audit_head).order_by(Account.id)
+    ).all()
+
+
+def rewritten(anchors):
+    """The first (account id, seq, hash) of `anchors` (heads written down by an earlier
+    run) whose entry no longer has that hash, or None when the history holds."""
+    for account_id, seq, expected in anchors:
+        if seq == 0:  # an account that had no entries yet pins nothing
+            continue
+        found = db.session.scalar(
+            select(AuditEvent.hash).where(
+                AuditEvent.account_id == account_id, AuditEvent.seq == seq
+            )
+        )
+        if found != expected:
+            return account_id, seq, expected
+    return None

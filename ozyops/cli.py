@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from .accounts import AccountError, add_user, create_account, find_user_by_email
 from .extensions import db
-from .models import KINDS
+from .models import KINDS, row_id
 
 
 def init_app(app):
@@ -157,11 +157,53 @@ def _user(email):
 
 @click.command("audit-verify")
 @with_appcontext
-def audit_verify_command():
-    """Check every account's audit hash chain; exit 1 at the first altered or missing entry."""
+@click.option(
+    "--anchors",
+    type=click.File("r"),
+    help="A file holding the `anchor` lines an earlier run printed: each must still hold.",
+)
+def audit_verify_command(anchors):
+    """Check every account's audit hash chain; exit 1 at the first altered or missing entry.
+
+    Prints one `anchor` line per account: keep them outside the database (append them to a
+    file with your backups), and pass that file to --anchors next time, so that a history
+    rewritten whole, every hash recomputed, is found too."""
     from . import audit
 
     problem = _run(audit.verify)
     if problem is not None:
         raise click.ClickException(f"Audit log broken: {problem}.")
+    if anchors is not None:
+        pinned = _anchor_lines(anchors)
+        if broken := _run(lambda: audit.rewritten(pinned)):
+            account_id, seq, _ = broken
+            raise click.ClickException(
+                f"Audit log rewritten: account {account_id}'s entry {seq} no longer has the "
+                f"hash an earlier run wrote down in {anchors.name}."
+            )
+        click.echo(f"Every anchor in {anchors.name} holds ({len(pinned)} checked).")
     click.echo("Audit log intact: every account's chain verifies.")
+    for account_id, name, seq, head in audit.heads():
+        click.echo(f"anchor {account_id} {seq} {head or audit.GENESIS}  # {name}")
+
+
+def _anchor_lines(file):
+    """(account id, seq, hash) from each `anchor` line of `file`; other lines are ignored,
+    so the whole output of earlier runs may be kept there."""
+    pinned = []
+    try:
+        lines = list(file)
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file.name} is not a text file of anchor lines.") from None
+    for number, line in enumerate(lines, 1):
+        if not line.startswith("anchor "):
+            continue
+        parts = line.split("#", 1)[0].split()
+        try:
+            _, account_id, seq, head = parts
+            pinned.append((row_id(account_id), row_id(seq) if seq != "0" else 0, head))
+        except ValueError:
+            raise click.ClickException(
+                f"Line {number} of {file.name} is not an anchor line."
+            ) from None
+    return pinned

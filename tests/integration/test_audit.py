@@ -8,7 +8,7 @@ from sqlalchemy import delete, select, text, update
 
 from ozyops import audit
 from ozyops.extensions import db
-from ozyops.models import AuditEvent, User
+from ozyops.models import Account, AuditEvent, User
 
 
 @pytest.fixture
@@ -104,6 +104,47 @@ def test_chain_finds_a_deleted_entry(runner, office, make_browser, app, seq, mes
         db.session.commit()
     r = runner.invoke(args=["audit-verify"])
     assert r.exit_code == 1 and message in r.output
+
+
+def test_anchors_written_down_find_a_history_rewritten_whole(
+    runner, office, make_browser, app, tmp_path
+):
+    owner, member = office
+    for who in (owner, member, owner):
+        make_browser().login(who.email)
+    r = runner.invoke(args=["audit-verify"])
+    anchors = tmp_path / "anchors.txt"
+    anchors.write_text(r.output)  # as an operator keeps them, outside the database
+    (line,) = [x for x in r.output.splitlines() if x.startswith("anchor ")]
+    assert line.endswith("# Lee & Co") and line.split()[2] == "3"
+    make_browser().login(member.email)  # the log goes on
+    r = runner.invoke(args=["audit-verify", "--anchors", str(anchors)])
+    assert r.exit_code == 0 and "holds (1 checked)" in r.output
+    # Someone with the database rewrites entry 2 and recomputes every hash after it, and
+    # the head: the chain alone still verifies, but not against what was written down.
+    with app.app_context():
+        account = db.session.get(Account, owner.account_id)
+        previous = audit.GENESIS
+        for entry in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.account_id == account.id).order_by(AuditEvent.seq)
+        ):
+            if entry.seq == 2:
+                entry.ip = "10.0.0.9"
+            entry.hash = previous = audit.digest(previous, entry, entry.seq)
+        account.audit_head = previous
+        db.session.commit()
+    assert runner.invoke(args=["audit-verify"]).exit_code == 0
+    r = runner.invoke(args=["audit-verify", "--anchors", str(anchors)])
+    assert r.exit_code == 1 and "Audit log rewritten" in r.output and "entry 3" in r.output
+
+
+@pytest.mark.parametrize("text", ["anchor 1 2\n", "anchor x 2 abc\n", "anchor 1 ² abc\n"])
+def test_a_bad_anchor_file_is_one_line(runner, office, tmp_path, text):
+    anchors = tmp_path / "anchors.txt"
+    anchors.write_text(text)
+    r = runner.invoke(args=["audit-verify", "--anchors", str(anchors)])
+    assert r.exit_code == 1 and "is not an anchor line" in r.output
+    assert len(r.output.strip().splitlines()) == 1
 
 
 def test_chain_links_events_of_one_transaction(app, office):
