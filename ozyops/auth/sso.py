@@ -113,6 +113,7 @@ def resolve(provider, claims, tenant=None):
     link = db.session.scalar(
         select(SsoIdentity).where(SsoIdentity.provider == provider, SsoIdentity.subject == subject)
     )
+    linked_now = link is None  # the first sign-in with this identity links it
     if link is not None:
         user = link.user
     else:
@@ -151,7 +152,6 @@ def resolve(provider, claims, tenant=None):
     if not user.active:
         db.session.rollback()
         raise SsoError("This account has been deactivated. Ask your practice's owner.", "inactive")
-    linked_now = link.last_used_at is None  # just made above: never used before
     link.last_used_at = clock.utcnow()
     db.session.commit()
     if linked_now:

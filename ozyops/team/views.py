@@ -27,8 +27,9 @@ def mfa_status(user):
     return "Required — not set up" if user.account.mfa_required else "Not set up"
 
 
-@bp.context_processor
+@bp.app_context_processor
 def _helpers():
+    # For every template: Security's MFA panel asks `can` too (set_require_mfa).
     return {"can": can, "mfa_status": mfa_status}
 
 
