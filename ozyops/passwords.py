@@ -11,6 +11,7 @@ and code steps of the people already past their password.
 """
 
 import re
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from enum import StrEnum
@@ -47,17 +48,31 @@ def on_hashing_thread(fn, *args):
     return _hashing.submit(fn, *args).result()
 
 
+def normal(password):
+    """`password` in Unicode's NFKC form (NIST SP 800-63B §5.1.1.2), before it is judged or
+    hashed: "é" typed as one character or as "e" and an accent, or a full-width "Ａ" from an
+    Asian keyboard, is the same password on every computer and phone."""
+    return unicodedata.normalize("NFKC", password)
+
+
 def hash_password(password):
-    return on_hashing_thread(_hasher.hash, password)
+    return on_hashing_thread(_hasher.hash, normal(password))
 
 
 def verify_password(password_hash, password):
-    """True when `password` matches; a missing hash still spends the time of one verify."""
-    try:
-        matched = on_hashing_thread(_hasher.verify, password_hash or _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return False
-    return matched and bool(password_hash)
+    """True when `password` matches; a missing hash still spends the time of one verify.
+
+    N.B. a password chosen before passwords were normalised was hashed as typed: when the
+    normal form does not match and differs from what was typed, that is tried too. Which
+    happens depends only on what was typed, never on the account, so timing tells nothing.
+    """
+    for candidate in dict.fromkeys((normal(password), password)):
+        try:
+            if on_hashing_thread(_hasher.verify, password_hash or _DUMMY_HASH, candidate):
+                return bool(password_hash)
+        except (VerificationError, InvalidHashError):
+            pass
+    return False
 
 
 def problem_with(password, about=()):
@@ -73,6 +88,7 @@ def problem_with(password, about=()):
     """
     if not password or not password.strip():
         return "Enter a password."
+    password = normal(password)
     if len(password) < MIN_LENGTH:
         return f"Use at least {MIN_LENGTH} characters."
     if len(password) > MAX_LENGTH:

@@ -1,6 +1,7 @@
 """Settings > Profile > Security: enrolment, recovery key, disable, regenerate (SPEC §3)."""
 
 import re
+import unicodedata
 
 import pytest
 from sqlalchemy import text
@@ -240,6 +241,15 @@ class TestChangePassword:
         assert browser.get("/dashboard").status_code == 200
         assert other.get("/dashboard").status_code == 302
         assert make_browser().login(user.email, "a brand new password").status_code == 303
+
+    def test_a_password_with_accents_works_however_the_accents_are_typed(self, browser, factory):
+        user = factory.user(email="pat@example.com", kind="trades")
+        browser.login(user.email)
+        chosen = unicodedata.normalize("NFD", "Crème brûlée à Noël")  # e, then the accent
+        form = {"current": "correct horse battery", "password": chosen, "confirm": chosen}
+        assert browser.post(self.URL, form, page="/settings/profile").status_code == 303
+        browser.logout()
+        assert browser.login(user.email, "Crème brûlée à Noël").status_code == 303
 
     @pytest.mark.parametrize(
         "data, message",

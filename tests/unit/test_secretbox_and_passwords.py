@@ -1,6 +1,7 @@
 """Secrets at rest (MultiFernet with rotation) and password rules."""
 
 import threading
+import unicodedata
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -43,6 +44,37 @@ def test_password_hash_is_argon2id_and_verifies():
     assert not passwords.verify_password(digest, "another password")
     assert not passwords.verify_password(None, "anything at all")
     assert not passwords.verify_password("not a hash", "anything at all")
+
+
+COMPOSED = "Crème brûlée à Noël"  # as most keyboards type it: one character per accent
+DECOMPOSED = unicodedata.normalize("NFD", COMPOSED)  # as some Macs and copies do: e + accent
+
+
+@pytest.mark.parametrize(
+    "chosen, typed",
+    [
+        (COMPOSED, DECOMPOSED),
+        (DECOMPOSED, COMPOSED),
+        ("ＦＵＬＬ ｗｉｄｔｈ ｐａｓｓ", "FULL width pass"),  # an Asian keyboard's wide letters
+    ],
+)
+def test_the_same_characters_typed_another_way_are_the_same_password(chosen, typed):
+    assert chosen != typed
+    digest = passwords.hash_password(chosen)
+    assert passwords.verify_password(digest, typed)
+    assert passwords.verify_password(digest, chosen)
+    assert not passwords.verify_password(digest, typed + "!")
+
+
+def test_a_password_hashed_as_typed_before_normalising_still_works():
+    digest = passwords._hasher.hash(DECOMPOSED)  # as hash_password stored it before
+    assert passwords.verify_password(digest, DECOMPOSED)
+    assert not passwords.verify_password(digest, "Creme brulee a Noel")
+
+
+def test_length_is_judged_on_the_normal_form():
+    assert "at least" not in (passwords.problem_with("ﬁ" * 5) or "")  # ten letters, "fi" x 5
+    assert "at least 10" in passwords.problem_with("e\u0301" * 5)  # five é, not ten
 
 
 @pytest.mark.parametrize(
