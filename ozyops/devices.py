@@ -10,6 +10,8 @@ password, and the code, are still needed.
 from flask import after_this_request, current_app, has_request_context, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from .sessions import cookie_name
+
 COOKIE = "ozyops_device"
 REMEMBER_DAYS = 90
 MAX_PEOPLE = 5  # a shared front-desk computer: the last few people who signed in there
@@ -28,7 +30,7 @@ def remember(user):
     @after_this_request
     def _set_cookie(response):
         response.set_cookie(
-            COOKIE,
+            cookie_name(COOKIE, request.is_secure),
             value,
             max_age=REMEMBER_DAYS * 24 * 3600,
             httponly=True,
@@ -39,7 +41,7 @@ def remember(user):
 
 
 def _known_ids():
-    raw = request.cookies.get(COOKIE)
+    raw = request.cookies.get(cookie_name(COOKIE, request.is_secure))
     if not raw or len(raw) > 500:
         return []
     try:

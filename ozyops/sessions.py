@@ -39,6 +39,17 @@ _serializer = TaggedJSONSerializer()
 _table = ServerSession.__table__
 
 
+def cookie_name(name, secure, domain=None, path="/"):
+    """`name`, with the `__Host-` prefix whenever the cookie can carry it (ASVS 3.4.4).
+
+    N.B. a browser then takes the cookie only over HTTPS, from this very host, for the
+    whole site: neither a plain-HTTP page (a network in the middle) nor a sibling subdomain
+    can plant an id of its choosing, whose CSRF token its planter would know. Over plain
+    HTTP (the embedded default on a private network) the name stays bare, as it must.
+    """
+    return f"__Host-{name}" if secure and domain is None and path == "/" else name
+
+
 def _hash(sid):
     return hashlib.sha256(sid.encode()).hexdigest()
 
@@ -162,6 +173,18 @@ def _idle_expired(row, now):
 class ServerSessionInterface(SessionInterface):
     """Flask's session hooks, backed by the `sessions` table."""
 
+    def get_cookie_secure(self, app):
+        # Secure whenever the page came over HTTPS (directly or via a trusted proxy).
+        return super().get_cookie_secure(app) or request.is_secure
+
+    def get_cookie_name(self, app):
+        secure, domain, path = (
+            self.get_cookie_secure(app),
+            self.get_cookie_domain(app),
+            self.get_cookie_path(app),
+        )
+        return cookie_name(super().get_cookie_name(app), secure, domain, path)
+
     def open_session(self, app, request):
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > 100:
@@ -211,8 +234,7 @@ class ServerSessionInterface(SessionInterface):
             domain=self.get_cookie_domain(app),
             path=self.get_cookie_path(app),
             httponly=self.get_cookie_httponly(app),
-            # Secure whenever the page came over HTTPS (directly or via a trusted proxy).
-            secure=self.get_cookie_secure(app) or request.is_secure,
+            secure=self.get_cookie_secure(app),
             samesite=self.get_cookie_samesite(app),
         )
 

@@ -232,6 +232,8 @@ def test_the_device_cookie_is_httponly_samesite_and_secure_over_https(browser, f
     browser.client.environ_base["HTTP_REFERER"] = "https://localhost/login"
     r = browser.login(user.email)
     assert r.headers["Location"] == "/dashboard"
-    (cookie,) = [c for c in r.headers.getlist("Set-Cookie") if c.startswith(devices.COOKIE)]
+    (cookie,) = [
+        c for c in r.headers.getlist("Set-Cookie") if c.startswith("__Host-ozyops_device=")
+    ]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
     assert "Max-Age=7776000" in cookie  # 90 days: it remembers a browser, not a session

@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from ozyops import sessions
 from ozyops.extensions import db
 from ozyops.models import AuditEvent
 
@@ -26,18 +27,52 @@ def test_forwarded_headers_are_ignored_without_a_proxy(browser, factory, app):
 
 
 @pytest.mark.settings(TRUSTED_PROXIES=1)
-def test_https_via_proxy_gives_secure_cookie_and_hsts(browser, factory):
-    factory.user(email="pat@example.com")
+def test_https_via_proxy_gives_a_host_only_secure_cookie_and_hsts(browser, factory):
+    user = factory.user(email="pat@example.com")
     browser.client.environ_base["HTTP_X_FORWARDED_PROTO"] = "https"
+    browser.client.environ_base["HTTP_REFERER"] = "https://localhost/login"
     r = browser.get("/login")
     assert r.headers["Strict-Transport-Security"].startswith("max-age=")
-    assert "Secure" in r.headers["Set-Cookie"]
+    cookie = r.headers["Set-Cookie"]
+    # ASVS 3.4.4: __Host- makes browsers refuse it unless Secure, Path=/ and no Domain.
+    assert cookie.startswith("__Host-ozyops_session=") and "Secure" in cookie
+    assert "Path=/" in cookie and "Domain" not in cookie
+    assert browser.login(user.email).headers["Location"] == "/dashboard"
+    assert browser.get("/dashboard").status_code == 200
 
 
-def test_plain_http_has_no_hsts(browser):
+@pytest.mark.settings(TRUSTED_PROXIES=1)
+def test_over_https_a_cookie_without_the_prefix_is_not_a_session(browser, factory):
+    """One planted from a plain-HTTP page or a sibling subdomain, with an id its planter
+    knows: it is not read, so the session (and its CSRF token) is a new one."""
+    user = factory.user(email="pat@example.com")
+    browser.login(user.email)  # over plain HTTP: the bare name
+    planted = browser.client.get_cookie("ozyops_session").value
+    assert browser.get("/dashboard").status_code == 200
+    browser.client.environ_base["HTTP_X_FORWARDED_PROTO"] = "https"
+    r = browser.get("/dashboard")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login")
+    assert planted not in r.headers.get("Set-Cookie", "")
+
+
+def test_plain_http_has_no_hsts_and_a_bare_cookie_name(browser):
     r = browser.get("/login")
     assert "Strict-Transport-Security" not in r.headers
+    assert r.headers["Set-Cookie"].startswith("ozyops_session=")
     assert "Secure" not in r.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize(
+    "secure, domain, path, name",
+    [
+        (True, None, "/", "__Host-ozyops_session"),
+        (False, None, "/", "ozyops_session"),  # plain HTTP: a browser would refuse __Host-
+        (True, "example.com", "/", "ozyops_session"),  # a Domain rules the prefix out
+        (True, None, "/ozyops", "ozyops_session"),  # so does a path other than /
+    ],
+)
+def test_the_prefix_only_where_a_browser_accepts_it(secure, domain, path, name):
+    assert sessions.cookie_name("ozyops_session", secure, domain, path) == name
 
 
 def test_healthz_checks_the_database(browser, app, monkeypatch):
