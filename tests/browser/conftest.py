@@ -56,8 +56,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 @pytest.fixture
-def live_server(app):
-    """The app on 127.0.0.1 at a free port; yields its base URL.
+def live_server(app, request):
+    """The app on 127.0.0.1 at a free port; yields its base URL. Over HTTPS, with a
+    certificate made for the run, for a test marked `https`.
 
     An exception escaping the app (TESTING propagates them) is recorded and fails the test
     at teardown, so a 500 can never hide behind a passing assertion about page text.
@@ -71,7 +72,15 @@ def live_server(app):
             errors.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}: {e!r}")
             raise
 
-    server = make_server("127.0.0.1", 0, wsgi, threaded=True, request_handler=_QuietHandler)
+    https = request.node.get_closest_marker("https") is not None
+    server = make_server(
+        "127.0.0.1",
+        0,
+        wsgi,
+        threaded=True,
+        request_handler=_QuietHandler,
+        ssl_context="adhoc" if https else None,
+    )
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},  # how soon shutdown() is noticed
@@ -80,7 +89,7 @@ def live_server(app):
     )
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"{'https' if https else 'http'}://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()
@@ -99,7 +108,10 @@ def chromium():
 
 def _page(chromium, live_server, request, javascript):
     context = chromium.new_context(
-        base_url=live_server, viewport=DESKTOP, java_script_enabled=javascript
+        base_url=live_server,
+        viewport=DESKTOP,
+        java_script_enabled=javascript,
+        ignore_https_errors=True,  # the `https` server's certificate is made for the run
     )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
