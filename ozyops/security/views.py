@@ -185,9 +185,17 @@ def regenerate_recovery_key():
 
 
 @bp.post("/security/sessions/end-others")
+@credential_limit
 @login_required
 def end_other_sessions():
-    """Sign out everywhere else (a lost laptop, a shared computer)."""
+    """Sign out everywhere else (a lost laptop, a shared computer), in sudo mode (ASVS
+    3.3.4): someone holding a stolen session cannot sign the real person out, while the
+    real person, with their code or password, can always sign that session out."""
+    form = SudoForm()
+    if not form.validate_on_submit():
+        return _panel(state=_resting_state(), status=422)
+    if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
+        return _panel(state=_resting_state(), status=422, error=problem, error_for="sessions")
     sessions.end_all_for(current_user.id, keep_sid=session.sid)
     audit.record("other_sessions_ended", actor=current_user, target=current_user)
     db.session.commit()

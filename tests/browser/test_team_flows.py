@@ -26,7 +26,7 @@ from tests.browser.pages import (
     javascript_on,
     url,
 )
-from tests.conftest import SECRET
+from tests.conftest import PASSWORD, SECRET
 
 REQUIRED = "Required — not set up"
 WRONG_CODE = "That code didn't work"
@@ -366,17 +366,30 @@ def test_export_csv_after_filtering_exports_what_is_shown(page, clinic, clock):
 # --- 7. Security: where you are signed in; sign out the others -------------------------
 
 
-def test_sign_out_other_sessions(page, browser_for, factory):
+def test_sign_out_other_sessions(page, browser_for, factory, clock, shots):
     user = factory.user(kind="trades", email="pat@builders.example", name="Pat Builder")
     laptop = page
     other = browser_for()
     LoginPage(other).open().log_in_to_dashboard(user.email)
 
-    security = LoginPage(laptop).open().log_in_to_dashboard(user.email).go_to_security()
+    dashboard = LoginPage(laptop).open().log_in_to_dashboard(user.email)
+    clock.advance(minutes=11)  # past sudo mode: the password is asked again
+    security = dashboard.go_to_security()
     signed_in = laptop.get_by_role("region", name="Where you are signed in")
     expect(signed_in.get_by_role("listitem")).to_have_count(2)
     expect(signed_in.get_by_role("listitem").filter(has_text="This device")).to_have_count(1)
 
+    password = signed_in.get_by_label("Your password")
+    password.fill("not my password")
+    with laptop.expect_navigation():
+        signed_in.get_by_role("button", name="Sign out other sessions").click()
+    expect(signed_in.get_by_role("alert")).to_have_text("That password is not right.")
+    expect(signed_in.get_by_role("listitem")).to_have_count(2)
+    for size in (DESKTOP, PHONE):
+        laptop.set_viewport_size(size)
+        laptop.screenshot(path=shots / f"sessions-refused-{size['width']}.png", full_page=True)
+
+    password.fill(PASSWORD)
     with laptop.expect_navigation():
         signed_in.get_by_role("button", name="Sign out other sessions").click()
     security.arrive()

@@ -321,6 +321,39 @@ def test_security_page_lists_sessions_and_signs_out_the_others(make_browser, fac
     assert "Sign out other sessions" not in laptop.get("/settings/profile/security").text
 
 
+END_OTHERS = "/settings/profile/security/sessions/end-others"
+
+
+@pytest.mark.parametrize("mfa", [True, False])
+def test_signing_out_the_others_later_asks_for_a_code_or_password(
+    make_browser, factory, clock, mfa
+):
+    """ASVS 3.3.4: past sudo mode's 10 minutes, whoever holds a session (a stolen one, say)
+    cannot sign out the others without the person's code, or password without MFA."""
+    owner = factory.user(email="pat@example.com", kind="trades", mfa=mfa)
+    laptop, phone = make_browser(), make_browser()
+    for device in (laptop, phone):
+        (device.login_with_code if mfa else device.login)(owner.email)
+        clock.advance(seconds=30)  # a code is good once: the phone's is the next one
+    clock.advance(minutes=11)
+    page = laptop.get("/settings/profile/security").text
+    label = "Authentication code" if mfa else "Your password"
+    assert f'<label for="credential-sessions">{label}</label>' in page
+    wrong = "000000" if mfa else "not my password"
+    refusals = {
+        "": f"For your security, enter your {label.lower()}.",
+        wrong: "That code didn&#39;t work." if mfa else "That password is not right.",
+    }
+    for typed, message in refusals.items():
+        r = laptop.post(END_OTHERS, {"credential": typed})
+        assert r.status_code == 422 and message in r.text
+        assert phone.get("/dashboard").status_code == 200
+    right = laptop.code() if mfa else "correct horse battery"
+    assert laptop.post(END_OTHERS, {"credential": right}).status_code == 303
+    assert phone.get("/dashboard").status_code == 302
+    assert laptop.get("/dashboard").status_code == 200
+
+
 def test_team_filter_by_name_and_mfa_status(browser, clinic, factory):
     factory.user(
         account_id=clinic["owner"].account_id,
