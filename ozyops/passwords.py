@@ -60,19 +60,31 @@ def hash_password(password):
 
 
 def verify_password(password_hash, password):
-    """True when `password` matches; a missing hash still spends the time of one verify.
+    """True when `password` matches; a missing hash still spends the time of a verify."""
+    return _matching_form(password_hash, password) is not None
 
-    N.B. a password chosen before passwords were normalised was hashed as typed: when the
-    normal form does not match and differs from what was typed, that is tried too. Which
-    happens depends only on what was typed, never on the account, so timing tells nothing.
-    """
-    for candidate in dict.fromkeys((normal(password), password)):
+
+def _matching_form(password_hash, password):
+    """The form of `password` that `password_hash` is of, or None: its normal form, or the
+    form it was typed in (a password chosen before passwords were normalised)."""
+    forms = list(dict.fromkeys((normal(password), password)))
+    matched = on_hashing_thread(_first_verified, password_hash or _DUMMY_HASH, forms)
+    return matched if password_hash else None
+
+
+def _first_verified(password_hash, forms):
+    """N.B. every form is verified, even after one matched: the time taken then depends
+    only on what was typed, never on whether it was right (a paused password answers
+    PAUSED either way, and must not tell by its speed)."""
+    matched = None
+    for form in forms:
         try:
-            if on_hashing_thread(_hasher.verify, password_hash or _DUMMY_HASH, candidate):
-                return bool(password_hash)
+            _hasher.verify(password_hash, form)
         except (VerificationError, InvalidHashError):
-            pass
-    return False
+            continue
+        if matched is None:
+            matched = form
+    return matched
 
 
 def problem_with(password, about=()):
@@ -134,7 +146,9 @@ def check(user, password, now, failed_event):
     conditional UPDATEs, so they hold across processes. What a verdict changes is
     committed here.
     """
-    matched = verify_password(user.password_hash if user else None, password or "")
+    typed = password or ""
+    form = _matching_form(user.password_hash if user else None, typed)
+    matched = form is not None
     if user is None or user.password_hash is None or not user.active:
         if matched:  # deactivated: the caller says so, once the password is right
             return Verdict.RIGHT
@@ -148,8 +162,11 @@ def check(user, password, now, failed_event):
         db.session.commit()
         return Verdict.PAUSED
     if matched:
+        if form != normal(typed):  # hashed as typed, before normalising: from now on, normal
+            user.password_hash = hash_password(typed)
         if user.password_failures:
             user.password_failures = 0
+        if db.session.dirty:
             db.session.commit()
         return Verdict.RIGHT
     audit.record(failed_event, target=user)

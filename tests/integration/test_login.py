@@ -1,11 +1,13 @@
 """The password step, logout and server-side sessions."""
 
+import unicodedata
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from ozyops import clock as clocks
+from ozyops import passwords
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, ServerSession
 from ozyops.security import mfa
@@ -41,6 +43,21 @@ def test_login_without_mfa_lands_on_dashboard(browser, factory, app):
     assert events(app, "login") == 1
     with app.app_context():
         assert factory.get(user).last_login_at is not None
+
+
+def test_a_password_hashed_as_typed_is_hashed_again_in_normal_form(browser, factory, app):
+    """Chosen before passwords were normalised, with "e" and an accent as two characters:
+    it still signs in as typed, and from then on however the accents are typed."""
+    typed = unicodedata.normalize("NFD", "Crème brûlée à Noël")
+    user = factory.user(kind="trades", email="pat@example.com")
+    with app.app_context():
+        factory.get(user).password_hash = passwords._hasher.hash(typed)
+        db.session.commit()
+    assert browser.login(user.email, typed).headers["Location"] == "/dashboard"
+    with app.app_context():
+        stored = factory.get(user).password_hash
+    assert passwords.verify_password(stored, unicodedata.normalize("NFC", typed))
+    assert passwords._hasher.verify(stored, unicodedata.normalize("NFKC", typed))
 
 
 def test_a_code_sign_in_records_when_and_a_confirmation_code_does_not(browser, factory, app, clock):

@@ -72,6 +72,29 @@ def test_a_password_hashed_as_typed_before_normalising_still_works():
     assert not passwords.verify_password(digest, "Creme brulee a Noel")
 
 
+@pytest.mark.parametrize("stored", [COMPOSED, DECOMPOSED])
+def test_right_or_wrong_takes_the_same_verifies(monkeypatch, stored):
+    """Typed in a form that is not normal, both forms are verified, right or wrong, so the
+    time taken never tells (a paused password answers PAUSED either way)."""
+    real = passwords._hasher
+    digest = real.hash(stored)
+    verifies = []
+
+    class Counting:
+        def verify(self, h, p):
+            verifies.append(p)
+            return real.verify(h, p)
+
+    monkeypatch.setattr(passwords, "_hasher", Counting())
+    for typed, right in ((DECOMPOSED, True), (DECOMPOSED + "!", False)):
+        verifies.clear()
+        assert passwords.verify_password(digest, typed) is right
+        assert len(verifies) == 2
+    verifies.clear()
+    passwords.verify_password(digest, COMPOSED)  # already normal: one form, one verify
+    assert len(verifies) == 1
+
+
 def test_length_is_judged_on_the_normal_form():
     assert "at least" not in (passwords.problem_with("ﬁ" * 5) or "")  # ten letters, "fi" x 5
     assert "at least 10" in passwords.problem_with("e\u0301" * 5)  # five é, not ten
