@@ -29,19 +29,20 @@ def remember(user):
 
     @after_this_request
     def _set_cookie(response):
+        secure = _secure()
         response.set_cookie(
-            cookie_name(COOKIE, request.is_secure),
+            cookie_name(COOKIE, secure),
             value,
             max_age=REMEMBER_DAYS * 24 * 3600,
             httponly=True,
             samesite="Lax",
-            secure=request.is_secure,
+            secure=secure,
         )
         return response
 
 
 def _known_ids():
-    raw = request.cookies.get(cookie_name(COOKIE, request.is_secure))
+    raw = request.cookies.get(cookie_name(COOKIE, _secure()))
     if not raw or len(raw) > 500:
         return []
     try:
@@ -49,6 +50,10 @@ def _known_ids():
     except BadSignature:  # altered, made up or expired
         return []
     return [i for i in ids if type(i) is int] if isinstance(ids, list) else []
+
+
+def _secure():
+    return current_app.session_interface.get_cookie_secure(current_app)
 
 
 def _serializer():

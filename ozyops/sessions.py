@@ -47,7 +47,9 @@ def cookie_name(name, secure, domain=None, path="/"):
     can plant an id of its choosing, whose CSRF token its planter would know. Over plain
     HTTP (the embedded default on a private network) the name stays bare, as it must.
     """
-    return f"__Host-{name}" if secure and domain is None and path == "/" else name
+    if name.startswith("__Host-") or not (secure and domain is None and path == "/"):
+        return name
+    return f"__Host-{name}"
 
 
 def _hash(sid):
@@ -174,7 +176,8 @@ class ServerSessionInterface(SessionInterface):
     """Flask's session hooks, backed by the `sessions` table."""
 
     def get_cookie_secure(self, app):
-        # Secure whenever the page came over HTTPS (directly or via a trusted proxy).
+        """Secure whenever the page came over HTTPS (directly or via a trusted proxy), or
+        SESSION_COOKIE_SECURE says so; for every cookie OzyOps sets (devices.py too)."""
         return super().get_cookie_secure(app) or request.is_secure
 
     def get_cookie_name(self, app):

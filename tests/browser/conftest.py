@@ -58,7 +58,7 @@ class _QuietHandler(WSGIRequestHandler):
 @pytest.fixture
 def live_server(app, request):
     """The app on 127.0.0.1 at a free port; yields its base URL. Over HTTPS, with a
-    certificate made for the run, for a test marked `https`.
+    certificate made for this server, for a test marked `https`.
 
     An exception escaping the app (TESTING propagates them) is recorded and fails the test
     at teardown, so a 500 can never hide behind a passing assertion about page text.
@@ -111,7 +111,7 @@ def _page(chromium, live_server, request, javascript):
         base_url=live_server,
         viewport=DESKTOP,
         java_script_enabled=javascript,
-        ignore_https_errors=True,  # the `https` server's certificate is made for the run
+        ignore_https_errors=True,  # the `https` server's certificate is made on the spot
     )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()

@@ -225,6 +225,20 @@ def test_the_pause_notice_goes_after_the_response_and_once_a_day(
     assert len(delivered) == 2
 
 
+def test_over_https_only_the_prefixed_device_cookie_is_read(app, factory):
+    user = factory.user(kind="law")
+    with app.test_request_context():
+        value = devices._serializer().dumps([user.id])
+    for scheme, name, known in (
+        ("https", "__Host-ozyops_device", True),
+        ("https", "ozyops_device", False),  # planted over plain HTTP, or by a subdomain
+        ("http", "ozyops_device", True),
+    ):
+        cookie = {"Cookie": f"{name}={value}"}
+        with app.test_request_context(base_url=f"{scheme}://localhost", headers=cookie):
+            assert devices.known(factory.get(user)) is known, (scheme, name)
+
+
 @pytest.mark.settings(TRUSTED_PROXIES=1)
 def test_the_device_cookie_is_httponly_samesite_and_secure_over_https(browser, factory):
     user = factory.user(kind="law")

@@ -6,6 +6,7 @@ from sqlalchemy.exc import OperationalError
 from ozyops import sessions
 from ozyops.extensions import db
 from ozyops.models import AuditEvent
+from tests.conftest import csrf_from
 
 
 @pytest.mark.settings(TRUSTED_PROXIES=1)
@@ -53,6 +54,31 @@ def test_over_https_a_cookie_without_the_prefix_is_not_a_session(browser, factor
     r = browser.get("/dashboard")
     assert r.status_code == 302 and r.headers["Location"].startswith("/login")
     assert planted not in r.headers.get("Set-Cookie", "")
+
+
+@pytest.mark.settings(TRUSTED_PROXIES=1)
+def test_over_https_a_planted_anonymous_id_gives_its_planter_no_csrf_token(browser, app):
+    """Login CSRF: an anonymous id's CSRF token is derived from the id, so whoever plants
+    an id knows its token. Over HTTPS the bare name is not read at all."""
+    planted = "a." + "p" * 43
+    browser.client.set_cookie("ozyops_session", planted)
+    browser.client.environ_base["HTTP_X_FORWARDED_PROTO"] = "https"
+    r = browser.get("/login")
+    with app.test_request_context():
+        known_token = sessions._csrf_token(planted)
+    assert known_token not in r.text and csrf_from(r.text)
+    assert r.headers["Set-Cookie"].startswith("__Host-ozyops_session=")
+    assert planted not in r.headers["Set-Cookie"]
+
+
+@pytest.mark.settings(TRUSTED_PROXIES=1, SESSION_COOKIE_DOMAIN="ozyops.example")
+def test_with_a_cookie_domain_the_name_stays_bare_but_secure(browser):
+    """A browser refuses a __Host- cookie that has a Domain: the operator who sets one
+    (to share the cookie across subdomains) gets the bare name, still Secure."""
+    browser.client.environ_base["HTTP_X_FORWARDED_PROTO"] = "https"
+    cookie = browser.get("/login").headers["Set-Cookie"]
+    assert cookie.startswith("ozyops_session=") and "Secure" in cookie
+    assert "Domain=ozyops.example" in cookie
 
 
 def test_plain_http_has_no_hsts_and_a_bare_cookie_name(browser):
