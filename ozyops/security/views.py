@@ -189,11 +189,12 @@ def regenerate_recovery_key():
 @login_required
 def end_other_sessions():
     """Sign out everywhere else (a lost laptop, a shared computer), in sudo mode (ASVS
-    3.3.4): someone holding a stolen session cannot sign the real person out, while the
-    real person, with their code or password, can always sign that session out."""
+    3.3.4): someone holding a stolen session cannot sign the real person out without
+    their code or password; the person, with it, can sign the stolen session out."""
     form = SudoForm()
-    if not form.validate_on_submit():
-        return _panel(state=_resting_state(), status=422)
+    if not form.validate_on_submit():  # CSRFProtect checked the token: this is the length
+        error = "That is too long to be a code or a password."
+        return _panel(state=_resting_state(), status=422, error=error, error_for="sessions")
     if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
         return _panel(state=_resting_state(), status=422, error=problem, error_for="sessions")
     sessions.end_all_for(current_user.id, keep_sid=session.sid)

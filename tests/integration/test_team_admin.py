@@ -341,6 +341,7 @@ def test_signing_out_the_others_later_asks_for_a_code_or_password(
     assert f'<label for="credential-sessions">{label}</label>' in page
     wrong = "000000" if mfa else "not my password"
     refusals = {
+        "x" * 300: "That is too long to be a code or a password.",
         "": f"For your security, enter your {label.lower()}.",
         wrong: "That code didn&#39;t work." if mfa else "That password is not right.",
     }
