@@ -13,7 +13,12 @@ import os
 
 bind = os.environ.get("OZYOPS_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("OZYOPS_WORKERS", min(4, multiprocessing.cpu_count() * 2)))
-threads = int(os.environ.get("OZYOPS_THREADS", 16))
+# N.B. a request holds one of its worker's threads from start to end, waiting included, and
+# a browser's keep-alive connection keeps it on one worker. With 16, a burst of sign-ins
+# could leave every thread of one worker waiting for hashes, and the pages and code steps
+# of people already signed in on that worker queued behind them for seconds (bench/README.md,
+# the seventh session). Waiting threads cost only memory; turns keep four running.
+threads = int(os.environ.get("OZYOPS_THREADS", 64))
 worker_class = "gthread"
 timeout = 30
 graceful_timeout = 20
