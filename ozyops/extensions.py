@@ -100,6 +100,7 @@ def init_app(app):
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"  # styled as a notice, like every other
     login_manager.session_protection = None  # N.B. sessions live on the server; see sessions.py
     limiter.init_app(app)
 

@@ -32,6 +32,13 @@ def test_login_page_has_the_fields_and_button(browser):
     assert "owner or an admin for a link" in html and "Owners: contact support@ozyops.com" in html
 
 
+def test_a_page_that_needs_signing_in_says_so_as_a_notice(browser):
+    r = browser.get("/dashboard")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login")
+    page = browser.get(r.headers["Location"]).text
+    assert '<div class="alert alert-info" role="status">Please log in to continue.</div>' in page
+
+
 def test_login_without_mfa_lands_on_dashboard(browser, factory, app):
     user = factory.user(kind="trades", email="pat@example.com")
     r = browser.login("PAT@example.com")
