@@ -152,8 +152,10 @@ class Client:
     """A browser stand-in: one cookie jar across instances (cookies ignore ports), CSRF
     tokens read from each page, and its own client address via X-Forwarded-For."""
 
-    def __init__(self, address=None, source=None):
+    def __init__(self, address=None, source=None, ca=None):
         self.http = requests.Session()
+        # N.B. per request: a session's own `verify` loses to REQUESTS_CA_BUNDLE.
+        self.verify = ca or True  # `ca`: a certificate made for the test
         if address:
             self.http.headers["X-Forwarded-For"] = address
         if source:
@@ -162,17 +164,22 @@ class Client:
         self.token = None
 
     def get(self, url):
-        r = self.http.get(url, allow_redirects=False, timeout=10)
+        r = self.http.get(url, allow_redirects=False, timeout=10, verify=self.verify)
         match = re.search(r'<meta name="csrf-token" content="([^"]+)"', r.text)
         if match:
             self.token = match.group(1)
         return r
 
     def post(self, url, data=None, page=None):
+        """Posted from `page` when given, with it as the Referer, as a browser does (over
+        HTTPS the app's CSRF check wants a same-origin one)."""
+        headers = {}
         if page:
             self.get(page)
+            headers["Referer"] = page
+        data = {**(data or {}), "csrf_token": self.token}
         return self.http.post(
-            url, data={**(data or {}), "csrf_token": self.token}, allow_redirects=False, timeout=10
+            url, data=data, headers=headers, allow_redirects=False, timeout=10, verify=self.verify
         )
 
     def login(self, base, email):

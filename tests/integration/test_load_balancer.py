@@ -7,9 +7,15 @@ import re
 import shutil
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address
 
 import psycopg
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.servers import (
     ROOT,
@@ -23,7 +29,8 @@ from tests.servers import (
 
 pytestmark = pytest.mark.postgres
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-CLIENT_ADDRESS = "127.0.0.2"  # the test's browser, distinct from nginx's 127.0.0.1
+CLIENT_ADDRESS = "127.0.0.2"
+LOOPBACK = IPv4Address("127.0.0.1")  # the test's browser, distinct from nginx's 127.0.0.1
 
 
 @pytest.fixture
@@ -36,11 +43,22 @@ def balanced(tmp_path):
         )
         seed(url, settings, {"owner@example.com": ("owner", True)})
         with running(settings) as first, running(settings) as second:
-            port = free_port()
+            port, tls_port = free_port(), free_port()
+            _self_signed(tmp_path)
             conf = (ROOT / "deploy" / "nginx.conf").read_text()
             conf = conf.replace("127.0.0.1:8001", f"127.0.0.1:{first.port}")
             conf = conf.replace("127.0.0.1:8002", f"127.0.0.1:{second.port}")
             conf = conf.replace("listen 127.0.0.1:8080", f"listen 127.0.0.1:{port}")
+            # The file's own TLS lines, on a port other than 443.
+            conf = conf.replace("# listen 443 ssl", f"listen 127.0.0.1:{tls_port} ssl")
+            conf = conf.replace(
+                "# ssl_certificate     /etc/ssl/ozyops/fullchain.pem",
+                f"ssl_certificate {tmp_path}/cert.pem",
+            )
+            conf = conf.replace(
+                "# ssl_certificate_key /etc/ssl/ozyops/privkey.pem",
+                f"ssl_certificate_key {tmp_path}/key.pem",
+            )
             conf = re.sub(r"/run/nginx-ozyops\.pid", str(tmp_path / "nginx.pid"), conf)
             conf = re.sub(r"/var/log/nginx/", f"{tmp_path}/", conf)
             (tmp_path / "nginx.conf").write_text(conf)
@@ -56,13 +74,13 @@ def balanced(tmp_path):
             subprocess.run([*nginx, "-t"], check=True, capture_output=True)
             subprocess.run(nginx, check=True, capture_output=True)
             try:
-                yield f"http://127.0.0.1:{port}", first, url
+                yield f"http://127.0.0.1:{port}", first, url, f"https://127.0.0.1:{tls_port}"
             finally:
                 subprocess.run([*nginx, "-s", "quit"], capture_output=True)
 
 
 def test_sign_in_through_nginx_records_the_clients_address(balanced):
-    base, _, database_url = balanced
+    base, _, database_url, _ = balanced
     browser = Client(source=CLIENT_ADDRESS)
     assert browser.login(base, "owner@example.com").headers["Location"] == "/login/mfa"
     assert browser.code(base).headers["Location"] == "/dashboard"
@@ -72,8 +90,48 @@ def test_sign_in_through_nginx_records_the_clients_address(balanced):
     assert addresses == {CLIENT_ADDRESS}
 
 
+def test_sign_in_over_https_on_a_port_of_its_own(balanced, tmp_path):
+    """deploy/nginx.conf's TLS lines, on a port other than 443: the app sees the host and
+    port the browser used, so the same-origin Referer check that CSRF protection makes
+    over HTTPS passes, and the cookies are Secure __Host- ones."""
+    *_, tls = balanced
+    browser = Client(ca=str(tmp_path / "cert.pem"))
+    assert browser.login(tls, "owner@example.com").headers["Location"] == "/login/mfa"
+    assert browser.code(tls).headers["Location"] == "/dashboard"
+    cookies = {c.name: c.secure for c in browser.http.cookies}
+    assert cookies == {"__Host-ozyops_session": True, "__Host-ozyops_device": True}
+    assert browser.get(f"{tls}/dashboard").status_code == 200
+
+
+def _self_signed(folder):
+    """A key and a certificate for 127.0.0.1, made for this test."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(LOOPBACK)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
 def test_stopping_one_instance_loses_no_session(balanced):
-    base, first, _ = balanced
+    base, first, _, _ = balanced
     browser = Client(source=CLIENT_ADDRESS)
     browser.login(base, "owner@example.com")
     assert browser.code(base).headers["Location"] == "/dashboard"
@@ -99,7 +157,7 @@ def _log_with(path, lines):
 
 
 def test_no_token_or_code_reaches_either_access_log(balanced, tmp_path):
-    base, _, _ = balanced
+    base, _, _, _ = balanced
     browser = Client(source=CLIENT_ADDRESS)
     token = "Tk_7f3a9c1e5b2d8f4a6c0e1b3d5f7a9c1e"
     assert browser.get(f"{base}/set-password/{token}").status_code == 410
