@@ -29,9 +29,9 @@ def remember(user):
 
     @after_this_request
     def _set_cookie(response):
-        secure = _secure()
+        name, secure = _cookie()
         response.set_cookie(
-            cookie_name(COOKIE, secure),
+            name,
             value,
             max_age=REMEMBER_DAYS * 24 * 3600,
             httponly=True,
@@ -42,7 +42,7 @@ def remember(user):
 
 
 def _known_ids():
-    raw = request.cookies.get(cookie_name(COOKIE, _secure()))
+    raw = request.cookies.get(_cookie()[0])
     if not raw or len(raw) > 500:
         return []
     try:
@@ -52,8 +52,10 @@ def _known_ids():
     return [i for i in ids if type(i) is int] if isinstance(ids, list) else []
 
 
-def _secure():
-    return current_app.session_interface.get_cookie_secure(current_app)
+def _cookie():
+    """The cookie's name for this request, and whether it is Secure: as the session's."""
+    secure = current_app.session_interface.get_cookie_secure(current_app)
+    return cookie_name(COOKIE, secure), secure
 
 
 def _serializer():

@@ -30,4 +30,10 @@ class SudoForm(FlaskForm):
     """A sensitive action's form. `credential` (a current code, or the password for someone
     without MFA) is asked only when sudo mode has lapsed: see security/sudo.py."""
 
-    credential = PasswordField("Authentication code", validators=[Optional(), Length(max=256)])
+    credential = PasswordField(
+        "Authentication code",
+        validators=[
+            Optional(),
+            Length(max=256, message="That is too long to be a code or a password."),
+        ],
+    )

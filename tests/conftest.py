@@ -6,7 +6,6 @@ Set OZYOPS_TEST_DATABASE_URL (a PostgreSQL URL) to run the same suite on Postgre
 
 import os
 import re
-import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +19,7 @@ from ozyops.extensions import db
 from ozyops.models import Account, User
 from ozyops.security import recovery, totp
 from ozyops.security.secretbox import seal
+from tests.servers import free_port
 
 PG_URL = os.environ.get("OZYOPS_TEST_DATABASE_URL")
 PASSWORD = "correct horse battery"
@@ -223,12 +223,6 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
         return "250 OK"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

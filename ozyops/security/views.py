@@ -193,7 +193,7 @@ def end_other_sessions():
     their code or password; the person, with it, can sign the stolen session out."""
     form = SudoForm()
     if not form.validate_on_submit():  # CSRFProtect checked the token: this is the length
-        error = "That is too long to be a code or a password."
+        error = form.credential.errors[0]
         return _panel(state=_resting_state(), status=422, error=error, error_for="sessions")
     if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
         return _panel(state=_resting_state(), status=422, error=problem, error_for="sessions")
