@@ -6,7 +6,7 @@
 Runs --flows whole sign-in flows through Flask's test client (no HTTP, no gunicorn, no
 concurrency) on a fresh database seeded like bench/run.py's, by default with argon2 made
 cheap (so no subtraction is needed to see the rest), and prints per step the
-median CPU time (process_time: every thread, so argon2's lanes count), the SQL statements
+median CPU time (process_time: every thread, so the hashing thread counts), the SQL statements
 and transactions, and the median CPU time (this thread only, exclusive of the other parts
 listed) of the app's parts that do database work. With --profile "POST /login/mfa" (or any
 step) it also prints the cProfile top functions of that step over every flow.
@@ -36,7 +36,7 @@ PARTS = (
     (
         "ozyops.auth.signin",
         "check_password",
-        "check_password (this thread; argon2 lanes run on 4 more)",
+        "check_password (this thread and the hashing thread)",
     ),
     ("ozyops.auth.signin", "pending_user", "pending_user (with the session row)"),
     ("ozyops.security.mfa", "verify_code", "verify_code (single-use UPDATE)"),

@@ -1046,8 +1046,8 @@ class Argon2Sampler:
 
 
 def time_argon2_concurrent(n, rounds=2):
-    """CPU ms per verify when `n` threads verify at once (as gunicorn's threads may): the
-    64 MiB of memory per hash contend, so each costs somewhat more than alone."""
+    """CPU ms per verify when `n` threads verify at once (as gunicorn's workers may, each on
+    its hashing thread): the 64 MiB of memory per hash contend, so each costs more than alone."""
     from ozyops import passwords
 
     h = passwords._hasher
@@ -1173,8 +1173,8 @@ def main(argv=None):
         f"(median of 5, this process)",
         flush=True,
     )
-    conc = time_argon2_concurrent(16)
-    print(f"  for context: {conc:.1f} ms CPU each when 16 run at once (4 workers x 4 threads)")
+    conc = time_argon2_concurrent(4)
+    print(f"  for context: {conc:.1f} ms CPU each when 4 run at once (one per gunicorn worker)")
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     tmp = tempfile.mkdtemp(prefix="ozyops-bench-")
     ok = True

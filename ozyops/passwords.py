@@ -2,7 +2,7 @@
 `check`: the one place a person's password is checked, with the pause that follows too
 many wrong passwords in a row.
 
-N.B. argon2 is meant to be expensive: about 0.2 s of CPU and 64 MiB of memory per hash.
+N.B. argon2 is meant to be expensive: about 0.15 s of CPU and 64 MiB of memory per hash.
 Each worker process hashes on one thread of its own, one hash at a time: a worker never
 holds more than 64 MiB for hashing however many sign-ins arrive at once, and a request
 gives its turn away while it waits (admission.py). A burst of sign-ins, or someone
@@ -32,7 +32,14 @@ MAX_LENGTH = 256
 MAX_FAILURES = 20
 PAUSE_MINUTES = 15
 
-_hasher = PasswordHasher()
+# RFC 9106's second recommended cost (argon2id, 64 MiB, 3 passes) on one lane instead of
+# its four. Lanes only let one hash use several cores: its cost to someone guessing is the
+# same. Here several processes hash at once, and four lanes each meant four threads per
+# hash crowding the cores, which doubled the code step's wait for people already past
+# their password during a burst of sign-ins (bench/README.md, the eighth session). OWASP's
+# argon2id settings all have one lane too.
+COST = {"time_cost": 3, "memory_cost": 64 * 1024, "parallelism": 1}
+_hasher = PasswordHasher(**COST)
 # N.B. verified against when the email is unknown, so both cases cost one argon2 verify.
 _DUMMY_HASH = _hasher.hash("ozyops-dummy-password-for-timing")
 
@@ -162,7 +169,9 @@ def check(user, password, now, failed_event):
         db.session.commit()
         return Verdict.PAUSED
     if matched:
-        if form != normal(typed):  # hashed as typed, before normalising: from now on, normal
+        # Hashed as typed (before passwords were normalised) or at an older cost: from now
+        # on, normal and at today's cost.
+        if form != normal(typed) or _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = hash_password(typed)
         if user.password_failures:
             user.password_failures = 0

@@ -329,7 +329,7 @@ def test_code_comparison_checks_every_candidate_in_constant_time(monkeypatch):
 
 def test_unknown_and_known_emails_take_the_same_time(app, factory, monkeypatch):
     """50 sign-ins each with production argon2 cost: medians within generous bounds."""
-    real = PasswordHasher()
+    real = PasswordHasher(**passwords.COST)
     monkeypatch.setattr(passwords, "_hasher", real)
     monkeypatch.setattr(passwords, "_DUMMY_HASH", real.hash("dummy"))
     with app.app_context():

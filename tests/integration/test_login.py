@@ -4,6 +4,7 @@ import unicodedata
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from ozyops import clock as clocks
@@ -65,6 +66,24 @@ def test_a_password_hashed_as_typed_is_hashed_again_in_normal_form(browser, fact
         stored = factory.get(user).password_hash
     assert passwords.verify_password(stored, unicodedata.normalize("NFC", typed))
     assert passwords._hasher.verify(stored, unicodedata.normalize("NFKC", typed))
+
+
+def test_a_password_hashed_at_an_older_cost_is_hashed_again_at_todays(browser, factory, app):
+    """Hashed with four lanes (this product's cost until the eighth session): the right
+    password signs in and is hashed again at today's cost; a wrong one changes nothing."""
+    older = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=4)
+    user = factory.user(kind="trades", email="pat@example.com")
+    with app.app_context():
+        factory.get(user).password_hash = before = older.hash(PASSWORD)
+        db.session.commit()
+    assert browser.login(user.email, "not the password").status_code == 422
+    with app.app_context():
+        assert factory.get(user).password_hash == before
+    assert browser.login(user.email).headers["Location"] == "/dashboard"
+    with app.app_context():
+        stored = factory.get(user).password_hash
+    assert stored != before and not passwords._hasher.check_needs_rehash(stored)
+    assert passwords.verify_password(stored, PASSWORD)
 
 
 def test_a_code_sign_in_records_when_and_a_confirmation_code_does_not(browser, factory, app, clock):

@@ -4,6 +4,7 @@ import threading
 import unicodedata
 
 import pytest
+from argon2 import PasswordHasher, Type, extract_parameters
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask
 
@@ -44,6 +45,12 @@ def test_password_hash_is_argon2id_and_verifies():
     assert not passwords.verify_password(digest, "another password")
     assert not passwords.verify_password(None, "anything at all")
     assert not passwords.verify_password("not a hash", "anything at all")
+
+
+def test_the_production_cost_is_64_mib_and_three_passes_on_one_lane():
+    params = extract_parameters(PasswordHasher(**passwords.COST).hash("a long enough password"))
+    assert (params.type, params.memory_cost, params.time_cost) == (Type.ID, 65536, 3)
+    assert params.parallelism == 1  # one thread per hash: several processes hash at once
 
 
 COMPOSED = "Crème brûlée à Noël"  # as most keyboards type it: one character per accent
