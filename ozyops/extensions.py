@@ -2,6 +2,7 @@
 
 import os
 import threading
+from contextlib import contextmanager
 
 from flask import current_app, request
 from flask_limiter import Limiter
@@ -11,6 +12,8 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from limits.storage import MemoryStorage
+from psycopg import Connection as PostgresConnection
+from psycopg.pq import TransactionStatus
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
@@ -84,6 +87,30 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cur.execute("PRAGMA busy_timeout=5000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+
+
+@contextmanager
+def outside_transaction():
+    """Statements in this block each stand alone, as SQLite's driver already runs a lone
+    SELECT. On PostgreSQL a read that needs no transaction then costs no BEGIN and no
+    ROLLBACK: a page that only reads its session takes two round trips instead of four.
+    Each statement sees every commit made before it either way (READ COMMITTED).
+
+    N.B. for reads at the start of a request's work; inside a transaction already begun,
+    the block runs in that transaction.
+    """
+    raw = db.session.connection().connection.dbapi_connection
+    alone = (
+        isinstance(raw, PostgresConnection)
+        and raw.info.transaction_status == TransactionStatus.IDLE
+    )
+    if alone:
+        raw.autocommit = True
+    try:
+        yield
+    finally:
+        if alone and not raw.closed:
+            raw.autocommit = False
 
 
 def init_app(app):

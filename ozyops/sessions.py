@@ -27,7 +27,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import CallbackDict
 
 from . import clock
-from .extensions import db
+from .extensions import db, outside_transaction
 from .models import ServerSession, User
 
 ANONYMOUS = "a."  # the prefix of an anonymous session's id
@@ -193,7 +193,8 @@ class ServerSessionInterface(SessionInterface):
         if not sid or len(sid) > 100:
             return Session.anonymous()
         now = clock.utcnow()
-        row = db.session.scalar(_READ, {"h": _hash(sid)})
+        with outside_transaction():
+            row = db.session.scalar(_READ, {"h": _hash(sid)})
         if row is None:
             if sid.startswith(ANONYMOUS):
                 return Session({CSRF_KEY: _csrf_token(sid)}, sid=sid)

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, update
 
 from .. import audit, clock, devices, notify, passwords, sessions
 from ..accounts import find_user_by_email
-from ..extensions import db
+from ..extensions import db, outside_transaction
 from ..models import WITH_ACCOUNT, User
 from ..security import mfa
 
@@ -38,7 +38,8 @@ def check_password(email, password):
     So does a paused password (passwords.check), even the right one: the person is told by
     a notice instead.
     """
-    user = find_user_by_email(email)
+    with outside_transaction():
+        user = find_user_by_email(email)
     # N.B. the hash may wait its turn for the hashing thread (passwords.py). Meanwhile this
     # request's database connection goes back to the pool, so sign-ins queued there hold
     # none; `close` keeps what is loaded, and the user is attached again afterwards.

@@ -1,0 +1,26 @@
+"""OzyOps with argon2 made cheap (t=1, 8 KiB): what the server costs for everything else.
+
+bench/run.py's cross-check serves `bench.cheap_argon2:create()` under gunicorn, and
+bench/profile_steps.py calls `cheapen()` in its own process. Users seeded with a hash at
+`COST` then sign in at that cost: the app takes a hash at its own cost as current, and
+makes any other again at the next sign-in (passwords.check), at that cost.
+"""
+
+from argon2 import PasswordHasher
+
+from ozyops import passwords
+
+COST = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+
+
+def cheapen():
+    passwords._hasher = PasswordHasher(**COST)
+    passwords._DUMMY_HASH = passwords._hasher.hash("ozyops-bench-dummy")
+
+
+def create():
+    """The app as wsgi.py serves it, argon2 made cheap (a gunicorn app factory)."""
+    cheapen()
+    from wsgi import app
+
+    return app

@@ -1,0 +1,62 @@
+"""On PostgreSQL, reads that need no transaction run outside one
+(`extensions.outside_transaction`): no BEGIN and no ROLLBACK, so a page that only reads its
+session costs two round trips instead of four. Runs in the PostgreSQL pass."""
+
+import pytest
+from psycopg.pq import TransactionStatus
+from sqlalchemy import select, update
+
+from ozyops import main
+from ozyops.auth import signin
+from ozyops.extensions import db, outside_transaction
+from ozyops.models import User
+from tests.conftest import PG_URL
+
+pytestmark = pytest.mark.postgres
+
+
+def connection():
+    assert PG_URL, "needs OZYOPS_TEST_DATABASE_URL (the PostgreSQL pass of .ci/run)"
+    return db.session.connection().connection.dbapi_connection
+
+
+def test_a_signed_in_page_reads_its_session_outside_a_transaction(browser, factory, monkeypatch):
+    factory.user(kind="trades", email="pat@example.com")
+    browser.login("pat@example.com")
+    seen, render = [], main.render_template
+
+    def spy(*args, **kwargs):
+        seen.append(connection().info.transaction_status)
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(main, "render_template", spy)
+    assert browser.get("/dashboard").status_code == 200
+    assert seen == [TransactionStatus.IDLE]  # no BEGIN was sent, so no ROLLBACK follows
+
+
+def test_the_password_steps_lookup_runs_alone(browser, factory, monkeypatch, app):
+    factory.user(kind="trades", email="pat@example.com")
+    seen, lookup = [], signin.find_user_by_email
+
+    def spy(email):
+        user = lookup(email)
+        seen.append((connection().autocommit, connection().info.transaction_status))
+        return user
+
+    monkeypatch.setattr(signin, "find_user_by_email", spy)
+    assert browser.login("pat@example.com").headers["Location"] == "/dashboard"
+    assert seen == [(True, TransactionStatus.IDLE)]
+    with app.app_context():
+        assert connection().autocommit is False  # the pool has it back as it lent it
+
+
+def test_inside_a_transaction_already_begun_the_block_runs_in_it(app, factory):
+    user = factory.user(kind="trades", email="pat@example.com")
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == user.id).values(name="Not yet saved"))
+        with outside_transaction():
+            name = db.session.scalar(select(User.name).where(User.id == user.id))
+            assert connection().autocommit is False
+        assert name == "Not yet saved"
+        assert connection().info.transaction_status == TransactionStatus.INTRANS
+        db.session.rollback()
