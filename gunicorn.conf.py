@@ -2,7 +2,7 @@
 
 Each worker is a process with many threads, of which at most four run a request at once
 (ozyops/admission.py): the others are there for requests that are only waiting, mostly
-sign-ins waiting for their password hash (argon2id, ~0.2 s of CPU, one at a time per
+sign-ins waiting for their password hash (argon2id, ~0.15 s of CPU, one at a time per
 worker: ozyops/passwords.py), so that a burst of sign-ins keeps no one else waiting.
 Every rule that must hold across processes lives in the database or Redis, so any number
 of workers and hosts may serve the same install.

@@ -2,8 +2,8 @@
 
 bench/run.py's cross-check serves `bench.cheap_argon2:create()` under gunicorn, and
 bench/profile_steps.py calls `cheapen()` in its own process. Users seeded with a hash at
-`COST` then sign in at that cost: the app takes a hash at its own cost as current, and
-makes any other again at the next sign-in (passwords.check), at that cost.
+`COST` then sign in at that cost. (The app makes a hash at any cost but its own again at
+sign-in, passwords.check: the plain app would hash them again at full cost.)
 """
 
 from argon2 import PasswordHasher

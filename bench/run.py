@@ -803,7 +803,9 @@ def run_backend(backend, args, keys, argon2_cpu_ms, tmp):
             else:
                 recs, t0, t1 = dashboard_phase(srv.url, args.users, args.step_seconds, signed_in)
             cpu = CpuSnap.take(srv.proc.pid, with_pg).minus(before)
-            hashing = hashing_cpu(threads, thread_cpu(workers))
+            # N.B. a worker recycled meanwhile took its hashing thread with it: not counted.
+            same = sampler and set(descendants(srv.proc.pid)) == set(workers)
+            hashing = hashing_cpu(threads, thread_cpu(workers)) if same else None
             window = time.perf_counter() - w0
             argon2 = sampler.stop() if sampler else []
             cpu["other"] = max(0.0, cpu["other"] - sum(argon2) / 1000)  # not the sampler
@@ -812,7 +814,8 @@ def run_backend(backend, args, keys, argon2_cpu_ms, tmp):
             result = PhaseResult(steps, errors, t1 - t0, cpu, window, n, flows, flow_rate, cookies)
             if argon2:
                 result.argon2_ms, result.argon2_n = statistics.median(argon2), len(argon2)
-                result.hashing_ms = hashing * 1000 / max(flows, 1)
+                if hashing is not None:
+                    result.hashing_ms = hashing * 1000 / max(flows, 1)
             done = f"{flows} flows" if phase in ("flow", "cheap") else f"{n} requests"
             if items is not None:
                 done += f" ({len(items)} pending sign-ins prepared)"
@@ -916,10 +919,15 @@ def report(backend, version, results, args, argon2_cpu_ms, discarded_errors=()):
     # verify as this server paid for it. The side process's verify is the cross-check.
     argon2_ms = fa.hashing_ms or fa.argon2_ms or argon2_cpu_ms
     net = cpu_flow - argon2_ms
+    own = (
+        f"{fa.hashing_ms:.1f} ms CPU in the app's hashing threads per flow"
+        if fa.hashing_ms
+        else "the app's hashing threads not read (a worker was recycled meanwhile)"
+    )
     print(
-        f"  one argon2 verify during this phase: {argon2_ms:.1f} ms CPU in the app's hashing "
-        f"threads per flow; {fa.argon2_ms or float('nan'):.1f} ms in a side process (median "
-        f"of {fa.argon2_n}, one every 0.5 s); {argon2_cpu_ms:.1f} ms alone at the start"
+        f"  one argon2 verify during this phase: {own}; {fa.argon2_ms or float('nan'):.1f} ms "
+        f"in a side process (median of {fa.argon2_n}, one every 0.5 s); {argon2_cpu_ms:.1f} "
+        f"ms alone at the start"
     )
     print(
         f"  server CPU per flow: app {cpu_flow:.1f} ms raw, {net:.1f} ms minus one argon2 "

@@ -96,13 +96,16 @@ def outside_transaction():
     ROLLBACK: a page that only reads its session takes two round trips instead of four.
     Each statement sees every commit made before it either way (READ COMMITTED).
 
-    N.B. for reads at the start of a request's work; inside a transaction already begun,
-    the block runs in that transaction.
+    N.B. for reads at the start of a request's work. Inside a transaction already begun,
+    or with changes waiting to be flushed (a query would write them, each on its own), the
+    block runs in a transaction as usual.
     """
-    raw = db.session.connection().connection.dbapi_connection
+    session = db.session()
+    raw = session.connection().connection.dbapi_connection
     alone = (
         isinstance(raw, PostgresConnection)
         and raw.info.transaction_status == TransactionStatus.IDLE
+        and not (session.new or session.dirty or session.deleted)
     )
     if alone:
         raw.autocommit = True

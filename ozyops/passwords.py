@@ -169,13 +169,11 @@ def check(user, password, now, failed_event):
         db.session.commit()
         return Verdict.PAUSED
     if matched:
-        # Hashed as typed (before passwords were normalised) or at an older cost: from now
-        # on, normal and at today's cost.
-        if form != normal(typed) or _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = hash_password(typed)
         if user.password_failures:
             user.password_failures = 0
-        if db.session.dirty:
+        if form != normal(typed) or _hasher.check_needs_rehash(user.password_hash):
+            _hash_again(user, typed)
+        elif db.session.dirty:
             db.session.commit()
         return Verdict.RIGHT
     audit.record(failed_event, target=user)
@@ -188,6 +186,25 @@ def check(user, password, now, failed_event):
     paused = failures is None or (failures >= MAX_FAILURES and _pause(user, now))
     db.session.commit()  # N.B. expires `user`: a paused_message after this reads the pause
     return Verdict.PAUSED if paused and not exempt else Verdict.WRONG
+
+
+def _hash_again(user, typed):
+    """Store `typed`, the right password, hashed again: it was hashed as typed (before
+    passwords were normalised) or at an older cost; from now on, normal and at `COST`.
+
+    N.B. the request holds no database connection while it waits for the hashing thread,
+    and the new hash is written only over the one just checked: a password changed
+    meanwhile (a link, Change password) stays changed.
+    """
+    checked = user.password_hash
+    db.session.commit()
+    again = hash_password(typed)
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id, User.password_hash == checked)
+        .values(password_hash=again)
+    )
+    db.session.commit()
 
 
 def _not_paused(now):

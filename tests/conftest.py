@@ -27,6 +27,9 @@ SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 RECOVERY_KEY = "ABCDE-FGHJK-MNPQR-STVWX-YZ012"
 
 
+PRODUCTION_HASHER = passwords._hasher  # as the app hashes, before _cheap_hashing
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_hashing():
     """Argon2 with production cost would dominate the run; the algorithm is the same."""

@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +16,7 @@ from ozyops import create_app, links, passwords
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, User
 from ozyops.security import totp
-from tests.conftest import RECOVERY_KEY, SECRET, Browser
+from tests.conftest import PRODUCTION_HASHER, RECOVERY_KEY, SECRET, Browser
 
 ROUTE_ARGS = {
     "user_id": 2,
@@ -329,7 +328,7 @@ def test_code_comparison_checks_every_candidate_in_constant_time(monkeypatch):
 
 def test_unknown_and_known_emails_take_the_same_time(app, factory, monkeypatch):
     """50 sign-ins each with production argon2 cost: medians within generous bounds."""
-    real = PasswordHasher(**passwords.COST)
+    real = PRODUCTION_HASHER
     monkeypatch.setattr(passwords, "_hasher", real)
     monkeypatch.setattr(passwords, "_DUMMY_HASH", real.hash("dummy"))
     with app.app_context():

@@ -5,16 +5,17 @@ from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ozyops import clock as clocks
 from ozyops import passwords
 from ozyops.extensions import db
-from ozyops.models import AuditEvent, ServerSession
+from ozyops.models import AuditEvent, ServerSession, User
 from ozyops.security import mfa
 from tests.conftest import PASSWORD, csrf_from
 
 WRONG = "That email and password don&#39;t match"
+CHEAP = {"time_cost": 1, "memory_cost": 1024}  # as tests hash, but for the lanes
 
 
 def events(app, name):
@@ -71,7 +72,7 @@ def test_a_password_hashed_as_typed_is_hashed_again_in_normal_form(browser, fact
 def test_a_password_hashed_at_an_older_cost_is_hashed_again_at_todays(browser, factory, app):
     """Hashed with four lanes (this product's cost until the eighth session): the right
     password signs in and is hashed again at today's cost; a wrong one changes nothing."""
-    older = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=4)
+    older = PasswordHasher(parallelism=4, **CHEAP)
     user = factory.user(kind="trades", email="pat@example.com")
     with app.app_context():
         factory.get(user).password_hash = before = older.hash(PASSWORD)
@@ -84,6 +85,30 @@ def test_a_password_hashed_at_an_older_cost_is_hashed_again_at_todays(browser, f
         stored = factory.get(user).password_hash
     assert stored != before and not passwords._hasher.check_needs_rehash(stored)
     assert passwords.verify_password(stored, PASSWORD)
+
+
+def test_hashing_again_holds_no_connection_and_keeps_a_password_changed_meanwhile(
+    browser, factory, app, monkeypatch
+):
+    """The wait for the hashing thread holds no database connection, and a password set
+    meanwhile (here by another request, as a link would) is not overwritten by the old one."""
+    user = factory.user(kind="trades", email="pat@example.com")
+    with app.app_context():
+        factory.get(user).password_hash = PasswordHasher(parallelism=4, **CHEAP).hash(PASSWORD)
+        db.session.commit()
+        changed = passwords._hasher.hash("set by a link meanwhile")
+    hash_now = passwords.hash_password
+
+    def meanwhile(password):
+        assert db.session().get_transaction() is None  # nothing begun: no connection held
+        with db.engine.begin() as conn:
+            conn.execute(update(User).where(User.id == user.id).values(password_hash=changed))
+        return hash_now(password)
+
+    monkeypatch.setattr(passwords, "hash_password", meanwhile)
+    assert browser.login(user.email).headers["Location"] == "/dashboard"
+    with app.app_context():
+        assert factory.get(user).password_hash == changed
 
 
 def test_a_code_sign_in_records_when_and_a_confirmation_code_does_not(browser, factory, app, clock):

@@ -34,20 +34,33 @@ def test_a_signed_in_page_reads_its_session_outside_a_transaction(browser, facto
     assert seen == [TransactionStatus.IDLE]  # no BEGIN was sent, so no ROLLBACK follows
 
 
-def test_the_password_steps_lookup_runs_alone(browser, factory, monkeypatch, app):
+def test_the_password_steps_lookup_runs_alone(browser, factory, monkeypatch):
     factory.user(kind="trades", email="pat@example.com")
     seen, lookup = [], signin.find_user_by_email
 
     def spy(email):
         user = lookup(email)
-        seen.append((connection().autocommit, connection().info.transaction_status))
+        seen.append((connection(), connection().autocommit, connection().info.transaction_status))
         return user
 
     monkeypatch.setattr(signin, "find_user_by_email", spy)
     assert browser.login("pat@example.com").headers["Location"] == "/dashboard"
-    assert seen == [(True, TransactionStatus.IDLE)]
+    [(used, autocommit, status)] = seen
+    assert (autocommit, status) == (True, TransactionStatus.IDLE)
+    assert used.autocommit is False  # the pool has it back as it lent it
+
+
+def test_with_changes_waiting_the_block_runs_in_a_transaction(app, factory):
+    """A query flushes what is waiting: outside a transaction it would stay written."""
+    owner = factory.user(kind="trades", email="pat@example.com")
+    new = {"email": "new@example.com", "name": "New", "role": "member", "active": True}
     with app.app_context():
-        assert connection().autocommit is False  # the pool has it back as it lent it
+        db.session.add(User(account_id=owner.account_id, mfa_failures=0, **new))
+        with outside_transaction():
+            assert connection().autocommit is False
+            assert db.session.scalar(select(User.id).where(User.email == new["email"]))
+        db.session.rollback()
+        assert db.session.scalar(select(User.id).where(User.email == new["email"])) is None
 
 
 def test_inside_a_transaction_already_begun_the_block_runs_in_it(app, factory):

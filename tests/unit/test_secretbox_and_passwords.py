@@ -4,12 +4,13 @@ import threading
 import unicodedata
 
 import pytest
-from argon2 import PasswordHasher, Type, extract_parameters
+from argon2 import Type, extract_parameters
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask
 
 from ozyops import passwords
 from ozyops.security import secretbox
+from tests.conftest import PRODUCTION_HASHER
 
 
 def app_with(keys):
@@ -48,7 +49,7 @@ def test_password_hash_is_argon2id_and_verifies():
 
 
 def test_the_production_cost_is_64_mib_and_three_passes_on_one_lane():
-    params = extract_parameters(PasswordHasher(**passwords.COST).hash("a long enough password"))
+    params = extract_parameters(PRODUCTION_HASHER.hash("a long enough password"))
     assert (params.type, params.memory_cost, params.time_cost) == (Type.ID, 65536, 3)
     assert params.parallelism == 1  # one thread per hash: several processes hash at once
 
