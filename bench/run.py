@@ -20,8 +20,9 @@ loopback ports. These phases run against each server in turn (app, then floor):
              bench/cheap_argon2.py) for users hashed at that cost: the server's CPU per
              flow without argon2, with no subtraction.
 
-The argon2 verify subtracted from the flow phase's CPU per flow is timed during that phase
-in a side process (this VM's speed drifts, and a busy server makes a verify dearer).
+The argon2 verify subtracted from the flow phase's CPU per flow is what the app's own
+hashing threads spent per flow; a verify timed meanwhile in a side process is printed
+beside it.
 
 The load client runs on the same machine, so other processes' CPU use distorts every
 figure: it is printed for each phase, and with --wait-quiet/--retries (see --help) a phase
@@ -74,17 +75,22 @@ MAX_TAIL = 10.0  # p99 / p50 of the code step
 # --- processes and CPU time -------------------------------------------------------------
 
 
-def _stat(pid):
-    """(ppid, comm, utime+stime+cutime+cstime in seconds) of one process, or None."""
+def _read_stat(path):
+    """(comm, the fields after it) of a /proc stat file, or None: fields[0] is field 3
+    (state), so utime..cstime are fields[11:15]."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
+        raw = Path(path).read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
-    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
-    fields = raw[raw.rindex(")") + 2 :].split()
-    # fields[0] is field 3 (state): utime..cstime are fields 14..17.
-    ticks = sum(int(x) for x in fields[11:15])
-    return int(fields[1]), comm, ticks / CLK_TCK
+    return raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 2 :].split()
+
+
+def _stat(pid):
+    """(ppid, comm, utime+stime+cutime+cstime in seconds) of one process, or None."""
+    if not (stat := _read_stat(f"/proc/{pid}/stat")):
+        return None
+    comm, fields = stat
+    return int(fields[1]), comm, sum(int(x) for x in fields[11:15]) / CLK_TCK
 
 
 def _all_pids():
@@ -126,12 +132,8 @@ def thread_cpu(pids):
         except (FileNotFoundError, ProcessLookupError):
             continue
         for tid in tids:
-            try:
-                raw = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            fields = raw[raw.rindex(")") + 2 :].split()
-            out[pid, tid] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+            if stat := _read_stat(f"/proc/{pid}/task/{tid}/stat"):
+                out[pid, tid] = sum(int(x) for x in stat[1][11:13]) / CLK_TCK
     return out
 
 
@@ -359,8 +361,8 @@ class BenchUser:
 
 def seed(app, count, cheap=0):
     """One law account with `count` users, and `cheap` more whose password hash is argon2 at
-    t=1, 8 KiB (a verify reads its cost from the hash, so for them the production server
-    hashes next to nothing): every one with MFA on, in bulk. Returns (users, cheap users)."""
+    bench/cheap_argon2.py's cost (for the app served with that cost): every one with MFA
+    on, in bulk. Returns (users, cheap users)."""
     import cheap_argon2
     from argon2 import PasswordHasher
     from sqlalchemy import insert, select
@@ -783,8 +785,8 @@ def run_backend(backend, args, keys, argon2_cpu_ms, tmp):
             items = None
             if phase == "code" and name == "app":
                 items = prepare_pending(app, pool.eligible(args.code_sessions))
-            # N.B. this VM's speed drifts by +-10% within a minute: the verify subtracted
-            # from the app's CPU per flow is timed right next to the phase.
+            # N.B. this VM's speed drifts by +-10% within a minute: the side process's verify,
+            # the cross-check of the hashing threads' own, is timed during the phase.
             sampler = Argon2Sampler() if phase == "flow" and name == "app" else None
             workers = descendants(srv.proc.pid) if sampler else []
             threads = thread_cpu(workers)
