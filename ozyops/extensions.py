@@ -19,7 +19,7 @@ from psycopg import OperationalError
 from psycopg.pq import TransactionStatus
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.exc import DisconnectionError, InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -103,23 +103,22 @@ def _check_connection(engine):
     PostgreSQL restart then costs no failed request (SPEC §7).
 
     An idle connection has nothing to read, so a socket with bytes waiting or closed by
-    the server (a restart ends every connection with a message and a close) is dropped
-    without a round trip. A connection idle for more than a second is also pinged, for a
-    server host that went away without closing anything. Under load a connection is
-    rarely idle that long, so a page that only reads its session costs one round trip,
-    not two; go-sql-driver/mysql, pgx and pgdog make the same check.
-
-    Either failure makes the pool drop every connection made before it and retry the
-    checkout with a new one, as SQLAlchemy's own pre-ping does.
+    the server (a restart ends every connection with a message and a close) is replaced
+    without a round trip; the others are looked at in turn. A connection idle for more
+    than a second is also pinged, for a server host that went away without closing
+    anything; its failure makes the pool replace every connection made before it, as
+    SQLAlchemy's own pre-ping does. Under load a connection is rarely idle that long, so a
+    page that only reads its session costs one round trip, not two. go-sql-driver/mysql,
+    pgx and pgdog look at the socket the same way.
     """
 
     def checkout(dbapi_connection, record, _proxy):
         if dbapi_connection.closed:
-            raise InvalidatePoolError("the connection is closed")
+            raise DisconnectionError("the connection is closed")
         poller = select.poll()
         poller.register(dbapi_connection.fileno(), select.POLLIN)
         if poller.poll(0):
-            raise InvalidatePoolError("the server closed the connection, or sent unasked")
+            raise DisconnectionError("the server closed the connection, or sent unasked")
         # No stamp: the connection is new, made for this checkout.
         checked_in = record.info.get("checked_in")
         if checked_in is not None and time.monotonic() - checked_in > PING_AFTER_IDLE:
