@@ -99,17 +99,18 @@ PING_AFTER_IDLE = 1.0  # seconds
 
 
 def _check_connection(engine):
-    """Before a pooled connection is used, make sure the server has not dropped it: a
-    PostgreSQL restart then costs no failed request (SPEC §7).
+    """Before a pooled connection is used, make sure the server has not dropped it: once a
+    restarted PostgreSQL is back, no request fails on a connection it ended (SPEC §7).
 
     An idle connection has nothing to read, so a socket with bytes waiting or closed by
     the server (a restart ends every connection with a message and a close) is replaced
     without a round trip; the others are looked at in turn. A connection idle for more
     than a second is also pinged, for a server host that went away without closing
     anything; its failure makes the pool replace every connection made before it, as
-    SQLAlchemy's own pre-ping does. Under load a connection is rarely idle that long, so a
-    page that only reads its session costs one round trip, not two. go-sql-driver/mysql,
-    pgx and pgdog look at the socket the same way.
+    SQLAlchemy's own pre-ping does. The pool lends the connection used last (LIFO), so
+    under load one is rarely idle that long and a page that only reads its session costs
+    one round trip, not two. go-sql-driver/mysql, pgx and pgdog look at the socket the
+    same way.
     """
 
     def checkout(dbapi_connection, record, _proxy):
@@ -125,6 +126,8 @@ def _check_connection(engine):
             try:
                 engine.dialect.do_ping(dbapi_connection)
             except OperationalError as error:
+                if not engine.dialect.is_disconnect(error, dbapi_connection, None):
+                    raise
                 raise InvalidatePoolError("the ping before use failed") from error
 
     def checkin(_dbapi_connection, record):
@@ -163,9 +166,12 @@ def outside_transaction():
 
 def init_app(app):
     """Bind every extension to `app`."""
-    db.init_app(app)
     # A SQLite file cannot go away like a server connection can.
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    server = not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    if server:
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_use_lifo": True})
+    db.init_app(app)
+    if server:
         with app.app_context():
             _check_connection(db.engine)
     migrate.init_app(

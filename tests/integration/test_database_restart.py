@@ -1,7 +1,7 @@
-"""A PostgreSQL restart costs at most one failed request (SPEC §7): a pooled connection is
-checked before use (`extensions._check_connection`). The restart test restarts this
-machine's PostgreSQL cluster, so it runs as root in the PostgreSQL pass, where `.ci/run`
-has made sure the cluster is there."""
+"""A PostgreSQL restart costs at most one failed request (SPEC §7); here, once the server
+is back, none: a pooled connection is checked before use (`extensions._check_connection`).
+The restart test restarts this machine's PostgreSQL cluster, so it runs as root in the
+PostgreSQL pass, where `.ci/run` has made sure the cluster is there."""
 
 import os
 import select
@@ -10,7 +10,7 @@ import time
 
 import psycopg
 import pytest
-from sqlalchemy import func
+from sqlalchemy import exc, func
 from sqlalchemy import select as sql_select
 
 from ozyops import extensions
@@ -35,7 +35,7 @@ def restart_postgresql():
         time.sleep(0.2)  # waiting for the server to come back, not for a test step
 
 
-def test_a_restart_costs_no_failed_request():
+def test_once_a_restarted_server_is_back_no_request_fails():
     with throwaway_database() as url:
         settings = shared_settings(url, OZYOPS_WORKERS="1", OZYOPS_THREADS="1")
         seed(url, settings, {"owner@example.com": ("owner", True)})
@@ -56,7 +56,8 @@ def backend_pid():
 
 @pytest.fixture
 def pings(app, monkeypatch):
-    """The pings before use, counted; each pops an error from the list if one is there."""
+    """The pings before use, counted. Each takes an error from the list if one is there:
+    a lost connection (the host gone) ends it first, as psycopg would find it."""
     assert PG_URL, "needs OZYOPS_TEST_DATABASE_URL (the PostgreSQL pass of .ci/run)"
     seen, errors = [], []
     with app.app_context():
@@ -65,7 +66,10 @@ def pings(app, monkeypatch):
     def ping(dbapi_connection):
         seen.append(dbapi_connection)
         if errors:
-            raise errors.pop()
+            error = errors.pop()
+            if "lost" in str(error):
+                dbapi_connection.close()
+            raise error
         return type(dialect).do_ping(dialect, dbapi_connection)
 
     monkeypatch.setattr(dialect, "do_ping", ping)
@@ -84,6 +88,16 @@ def test_a_connection_in_steady_use_is_not_pinged(app, pings):
     assert seen == []
 
 
+def test_the_pool_lends_the_connection_returned_last(app, pings):
+    """So a connection in use stays in use, and the ping falls on the ones left idle."""
+    with app.app_context():
+        with db.engine.connect() as first, db.engine.connect() as second:
+            pids = [c.scalar(sql_select(func.pg_backend_pid())) for c in (first, second)]
+        # `second` went back first, `first` last.
+        with db.engine.connect() as again:
+            assert again.scalar(sql_select(func.pg_backend_pid())) == pids[0]
+
+
 def test_a_connection_idle_past_the_limit_is_pinged_before_use(app, pings, monkeypatch):
     seen, _ = pings
     with app.app_context():
@@ -100,9 +114,22 @@ def test_a_connection_whose_ping_fails_is_replaced_and_the_query_runs(app, pings
         first = backend_pid()
         db.session.commit()
         monkeypatch.setattr(extensions, "PING_AFTER_IDLE", 0.0)
-        errors.append(psycopg.OperationalError("server closed the connection unexpectedly"))
+        errors.append(psycopg.OperationalError("the connection is lost"))
         assert backend_pid() != first
     assert len(seen) == 1  # the new connection is not pinged
+
+
+def test_a_ping_that_fails_on_a_live_connection_fails_the_request(app, pings, monkeypatch):
+    """Only a lost connection is replaced: any other error is the request's, as with
+    SQLAlchemy's own pre-ping."""
+    _, errors = pings
+    with app.app_context():
+        backend_pid()
+        db.session.commit()
+        monkeypatch.setattr(extensions, "PING_AFTER_IDLE", 0.0)
+        errors.append(psycopg.errors.QueryCanceled("canceling statement due to statement timeout"))
+        with pytest.raises(exc.OperationalError, match="statement timeout"):
+            backend_pid()
 
 
 def test_a_connection_the_server_ended_is_replaced_alone_without_a_ping(app, pings):
