@@ -98,12 +98,19 @@ def test_the_pool_lends_the_connection_returned_last(app, pings):
             assert again.scalar(sql_select(func.pg_backend_pid())) == pids[0]
 
 
+def used_and_left_idle(monkeypatch):
+    """A connection's backend, the connection back in the pool and, from now on, idle past
+    the limit."""
+    pid = backend_pid()
+    db.session.commit()
+    monkeypatch.setattr(extensions, "PING_AFTER_IDLE", 0.0)
+    return pid
+
+
 def test_a_connection_idle_past_the_limit_is_pinged_before_use(app, pings, monkeypatch):
     seen, _ = pings
     with app.app_context():
-        first = backend_pid()
-        db.session.commit()
-        monkeypatch.setattr(extensions, "PING_AFTER_IDLE", 0.0)
+        first = used_and_left_idle(monkeypatch)
         assert backend_pid() == first
     assert len(seen) == 1
 
@@ -111,9 +118,7 @@ def test_a_connection_idle_past_the_limit_is_pinged_before_use(app, pings, monke
 def test_a_connection_whose_ping_fails_is_replaced_and_the_query_runs(app, pings, monkeypatch):
     seen, errors = pings
     with app.app_context():
-        first = backend_pid()
-        db.session.commit()
-        monkeypatch.setattr(extensions, "PING_AFTER_IDLE", 0.0)
+        first = used_and_left_idle(monkeypatch)
         errors.append(psycopg.OperationalError("the connection is lost"))
         assert backend_pid() != first
     assert len(seen) == 1  # the new connection is not pinged
@@ -124,9 +129,7 @@ def test_a_ping_that_fails_on_a_live_connection_fails_the_request(app, pings, mo
     SQLAlchemy's own pre-ping."""
     _, errors = pings
     with app.app_context():
-        backend_pid()
-        db.session.commit()
-        monkeypatch.setattr(extensions, "PING_AFTER_IDLE", 0.0)
+        used_and_left_idle(monkeypatch)
         errors.append(psycopg.errors.QueryCanceled("canceling statement due to statement timeout"))
         with pytest.raises(exc.OperationalError, match="statement timeout"):
             backend_pid()
