@@ -141,7 +141,7 @@ def _check_connection(engine):
 def outside_transaction():
     """Statements in this block each stand alone, as SQLite's driver already runs a lone
     SELECT. On PostgreSQL a read that needs no transaction then costs no BEGIN and no
-    ROLLBACK: a page that only reads its session takes two round trips instead of four.
+    ROLLBACK: two round trips fewer for a page that only reads its session.
     Each statement sees every commit made before it either way (READ COMMITTED).
 
     N.B. for reads at the start of a request's work. Inside a transaction already begun,

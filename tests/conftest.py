@@ -28,12 +28,13 @@ RECOVERY_KEY = "ABCDE-FGHJK-MNPQR-STVWX-YZ012"
 
 
 PRODUCTION_HASHER = passwords._hasher  # as the app hashes, before _cheap_hashing
+CHEAP_COST = {"time_cost": 1, "memory_cost": 1024}  # argon2 as the tests hash, on one lane
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_hashing():
     """Argon2 with production cost would dominate the run; the algorithm is the same."""
-    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    fast = PasswordHasher(parallelism=1, **CHEAP_COST)
     slow, passwords._hasher = passwords._hasher, fast
     passwords._DUMMY_HASH = fast.hash("dummy")
     yield

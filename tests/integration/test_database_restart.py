@@ -50,8 +50,9 @@ def test_once_a_restarted_server_is_back_no_request_fails():
     assert statuses == [200] * 5, statuses
 
 
-def backend_pid():
-    return db.session.scalar(sql_select(func.pg_backend_pid()))
+def backend_pid(on=None):
+    """The server process behind `on` (a connection; the ORM session's by default)."""
+    return (on or db.session).scalar(sql_select(func.pg_backend_pid()))
 
 
 @pytest.fixture
@@ -92,10 +93,10 @@ def test_the_pool_lends_the_connection_returned_last(app, pings):
     """So a connection in use stays in use, and the ping falls on the ones left idle."""
     with app.app_context():
         with db.engine.connect() as first, db.engine.connect() as second:
-            pids = [c.scalar(sql_select(func.pg_backend_pid())) for c in (first, second)]
+            pids = [backend_pid(c) for c in (first, second)]
         # `second` went back first, `first` last.
         with db.engine.connect() as again:
-            assert again.scalar(sql_select(func.pg_backend_pid())) == pids[0]
+            assert backend_pid(again) == pids[0]
 
 
 def used_and_left_idle(monkeypatch):
@@ -141,7 +142,7 @@ def test_a_connection_the_server_ended_is_replaced_alone_without_a_ping(app, pin
     seen, _ = pings
     with app.app_context():
         with db.engine.connect() as one, db.engine.connect() as other:
-            ended, kept = (c.scalar(sql_select(func.pg_backend_pid())) for c in (one, other))
+            ended, kept = (backend_pid(c) for c in (one, other))
             raw = one.connection.dbapi_connection
         with psycopg.connect(PG_URL, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", [ended])
@@ -150,6 +151,6 @@ def test_a_connection_the_server_ended_is_replaced_alone_without_a_ping(app, pin
         rounds = []
         for _ in range(2):  # whichever the pool lends first, each is lent again once
             with db.engine.connect() as one, db.engine.connect() as other:
-                rounds.append({c.scalar(sql_select(func.pg_backend_pid())) for c in (one, other)})
+                rounds.append({backend_pid(c) for c in (one, other)})
     assert all(kept in pids and ended not in pids for pids in rounds), (kept, ended, rounds)
     assert seen == []

@@ -12,10 +12,9 @@ from ozyops import passwords
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, ServerSession, User
 from ozyops.security import mfa
-from tests.conftest import PASSWORD, csrf_from
+from tests.conftest import CHEAP_COST, PASSWORD, csrf_from
 
 WRONG = "That email and password don&#39;t match"
-CHEAP = {"time_cost": 1, "memory_cost": 1024}  # as tests hash, but for the lanes
 
 
 def events(app, name):
@@ -72,7 +71,7 @@ def test_a_password_hashed_as_typed_is_hashed_again_in_normal_form(browser, fact
 def test_a_password_hashed_at_an_older_cost_is_hashed_again_at_todays(browser, factory, app):
     """Hashed with four lanes (this product's cost until the eighth session): the right
     password signs in and is hashed again at today's cost; a wrong one changes nothing."""
-    older = PasswordHasher(parallelism=4, **CHEAP)
+    older = PasswordHasher(parallelism=4, **CHEAP_COST)
     user = factory.user(kind="trades", email="pat@example.com")
     with app.app_context():
         factory.get(user).password_hash = before = older.hash(PASSWORD)
@@ -94,7 +93,7 @@ def test_hashing_again_holds_no_connection_and_keeps_a_password_changed_meanwhil
     meanwhile (here by another request, as a link would) is not overwritten by the old one."""
     user = factory.user(kind="trades", email="pat@example.com")
     with app.app_context():
-        factory.get(user).password_hash = PasswordHasher(parallelism=4, **CHEAP).hash(PASSWORD)
+        factory.get(user).password_hash = PasswordHasher(parallelism=4, **CHEAP_COST).hash(PASSWORD)
         db.session.commit()
         changed = passwords._hasher.hash("set by a link meanwhile")
     hash_now = passwords.hash_password

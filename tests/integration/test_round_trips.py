@@ -1,6 +1,6 @@
 """On PostgreSQL, reads that need no transaction run outside one
-(`extensions.outside_transaction`): no BEGIN and no ROLLBACK, so a page that only reads its
-session costs two round trips instead of four. Runs in the PostgreSQL pass."""
+(`extensions.outside_transaction`): no BEGIN and no ROLLBACK, two round trips fewer for a
+page that only reads its session. Runs in the PostgreSQL pass."""
 
 import pytest
 from psycopg.pq import TransactionStatus
