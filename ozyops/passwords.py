@@ -139,7 +139,7 @@ class Verdict(StrEnum):
     PAUSED = "paused"
 
 
-def check(user, password, now, failed_event):
+def check(user, password, now, failed_event, replacing=False):
     """`user`'s password against `password` (None: an unknown email, always WRONG).
 
     A wrong one is audited as `failed_event` and counted; the MAX_FAILURES-th in a row
@@ -151,7 +151,8 @@ def check(user, password, now, failed_event):
     and the verdict is then taken from the row as it is after the hash, which may have
     waited its turn while another process paused it. The count and the pause are
     conditional UPDATEs, so they hold across processes. What a verdict changes is
-    committed here.
+    committed here. A right password stored at an older cost is hashed again, unless the
+    caller is `replacing` it (Change password): that would be a second hash for nothing.
     """
     typed = password or ""
     form = _matching_form(user.password_hash if user else None, typed)
@@ -171,7 +172,8 @@ def check(user, password, now, failed_event):
     if matched:
         if user.password_failures:
             user.password_failures = 0
-        if form != normal(typed) or _hasher.check_needs_rehash(user.password_hash):
+        stale = form != normal(typed) or _hasher.check_needs_rehash(user.password_hash)
+        if stale and not replacing:
             _hash_again(user, typed)
         elif db.session.dirty:
             db.session.commit()

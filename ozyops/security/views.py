@@ -70,7 +70,9 @@ def change_password():
         return _profile_page(422, password_form=form)
     if current_user.password_hash:
         now = clock.utcnow()
-        verdict = passwords.check(current_user, form.current.data, now, "reauth_failed")
+        verdict = passwords.check(
+            current_user, form.current.data, now, "reauth_failed", replacing=True
+        )
         if verdict is passwords.Verdict.PAUSED:
             return _password_refused(form, passwords.paused_message(current_user, now))
         if verdict is passwords.Verdict.WRONG:

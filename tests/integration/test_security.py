@@ -251,6 +251,34 @@ class TestChangePassword:
         browser.logout()
         assert browser.login(user.email, "Crème brûlée à Noël").status_code == 303
 
+    def test_a_current_password_at_an_older_cost_is_hashed_once_the_new_one(
+        self, browser, factory, app, monkeypatch
+    ):
+        """Its replacement is hashed, not the old password again first (one hash, not two)."""
+        from argon2 import PasswordHasher
+
+        from ozyops import passwords
+        from tests.conftest import CHEAP_COST
+
+        user = factory.user(email="pat@example.com", kind="trades")
+        with app.app_context():
+            older = PasswordHasher(parallelism=4, **CHEAP_COST).hash("correct horse battery")
+            factory.get(user).password_hash = older
+            db.session.commit()
+        browser.login(user.email)  # which hashes the old one again: put it back
+        with app.app_context():
+            factory.get(user).password_hash = older
+            db.session.commit()
+        hashed = []
+        monkeypatch.setattr(passwords, "hash_password", lambda p: hashed.append(p) or older)
+        form = {
+            "current": "correct horse battery",
+            "password": "a brand new password",
+            "confirm": "a brand new password",
+        }
+        assert browser.post(self.URL, form, page="/settings/profile").status_code == 303
+        assert hashed == ["a brand new password"]
+
     @pytest.mark.parametrize(
         "data, message",
         [
