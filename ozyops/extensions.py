@@ -6,10 +6,10 @@ import threading
 import time
 from contextlib import contextmanager
 
-from flask import current_app, request
+from flask import current_app, flash, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
+from flask_login import LoginManager, login_url
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -21,6 +21,8 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError, InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase
+
+from . import htmx
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -164,6 +166,18 @@ def outside_transaction():
             raw.autocommit = False
 
 
+def _sign_in_first():
+    """Flask-Login's answer to a signed-out request for a signed-in page (its notice, then
+    the login page, which comes back afterwards), made for htmx too: a part of a page asked
+    for after the session ended (a team row, a search) sends the whole tab to the login page
+    and back to the page it was on, instead of the login page appearing inside the part.
+    N.B. a session that has just ended says why itself ("signed out after 15 minutes…"):
+    one notice is enough."""
+    if not session.get("_flashes"):
+        flash(login_manager.login_message, login_manager.login_message_category)
+    return htmx.redirect_to(login_url(login_manager.login_view, htmx.page_url()), code=302)
+
+
 def init_app(app):
     """Bind every extension to `app`."""
     # A SQLite file cannot go away like a server connection can.
@@ -183,6 +197,7 @@ def init_app(app):
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"  # styled as a notice, like every other
     login_manager.session_protection = None  # N.B. sessions live on the server; see sessions.py
+    login_manager.unauthorized_handler(_sign_in_first)
     limiter.init_app(app)
 
     from .models import WITH_ACCOUNT, User

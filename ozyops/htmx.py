@@ -16,10 +16,19 @@ def render(page, partial, /, status=200, **context):
     return response
 
 
-def redirect_to(url):
-    """303 for browsers; `HX-Redirect` for htmx, whose XHR would follow a 3xx into the target."""
+def redirect_to(url, code=303):
+    """A redirect (303 unless `code` says otherwise) for browsers; `HX-Redirect` for htmx,
+    whose XHR would follow a 3xx and swap the page it finds into the target."""
     if request.headers.get("HX-Request") == "true":
         response = make_response("", 200)
         response.headers["HX-Redirect"] = url
         return response
-    return redirect(url, code=303)
+    return redirect(url, code=code)
+
+
+def page_url():
+    """The URL of the page the person is on: for htmx, the page that asked (HX-Current-URL),
+    not the part of it that was asked for."""
+    if request.headers.get("HX-Request") == "true":
+        return request.headers.get("HX-Current-URL") or request.url
+    return request.url

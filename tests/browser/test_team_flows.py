@@ -212,6 +212,27 @@ def test_reset_after_ten_minutes_asks_for_a_current_code(page, clinic, clock):
     expect(team.column("Ali Admin", "MFA")).to_contain_text(REQUIRED)
 
 
+def test_reset_mfa_after_an_idle_logoff_takes_the_whole_tab_to_login_and_back(page, clinic, clock):
+    """The session ended while the team page stayed open (15 minutes idle, healthcare):
+    Reset MFA, an htmx swap of one row, opens the login page in the whole tab, with the
+    reason, and signing in again comes back to Settings > Team."""
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    clock.advance(minutes=16)
+
+    team.reset_mfa_button("Sam Park").click()
+    login = LoginPage(page).arrive()
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fsettings%2Fteam$"))
+    expect(page.get_by_role("table")).to_have_count(0)
+    expect(page.get_by_role("status")).to_have_text(
+        ["You were signed out after 15 minutes of inactivity."]
+    )
+
+    code_page = login.log_in_expecting_code(clinic["owner"].email)
+    code_page.enter(Authenticator(SECRET, clock).code())
+    team = TeamPage(page).arrive()
+    expect(team.column("Sam Park", "MFA")).not_to_contain_text(REQUIRED)
+
+
 # --- 4. Add member and the invitation link ---------------------------------------------
 
 

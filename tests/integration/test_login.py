@@ -226,6 +226,34 @@ def test_session_ends_twelve_hours_after_sign_in(browser, factory, clock):
     assert browser.get("/dashboard").status_code == 302
 
 
+def test_a_part_of_a_page_asked_for_after_the_session_ended_sends_the_whole_tab_to_login(
+    browser, factory, clock
+):
+    """htmx follows a 302 and would swap the login page into the team row or the list it
+    asked for: it gets HX-Redirect instead, back to the page it was on, not to the part."""
+    factory.user(email="doc@example.com", kind="healthcare", mfa=True, role="owner")
+    browser.login_with_code("doc@example.com")
+    clock.advance(minutes=16)  # idle past healthcare's 15 minutes
+    page = "http://localhost/settings/team?q=pat"
+    r = browser.get("/settings/team?q=x", headers={"HX-Request": "true", "HX-Current-URL": page})
+    assert r.status_code == 200 and r.text == ""
+    assert r.headers["HX-Redirect"] == "/login?next=%2Fsettings%2Fteam%3Fq%3Dpat"
+    login = browser.get(r.headers["HX-Redirect"])
+    assert "signed out after 15 minutes of inactivity" in login.text
+    assert "Please log in to continue" not in login.text  # one notice says it
+    r = browser.post(
+        "/login", {"email": "doc@example.com", "password": PASSWORD, "next": "/settings/team?q=pat"}
+    )
+    r = browser.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")
+    assert r.headers["Location"] == "/settings/team?q=pat"
+    browser.logout()
+    # Without htmx (JavaScript off), the page itself is remembered, as before.
+    r = browser.get("/settings/team?q=x")
+    assert (
+        r.status_code == 302 and r.headers["Location"] == "/login?next=%2Fsettings%2Fteam%3Fq%3Dx"
+    )
+
+
 def test_idle_healthcare_session_ends_after_15_minutes_with_a_message(browser, factory, clock):
     factory.user(email="doc@example.com", kind="healthcare", mfa=True)
     browser.login_with_code("doc@example.com")
