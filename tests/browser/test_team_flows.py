@@ -502,3 +502,60 @@ def test_filter_fields_do_not_overlap_and_are_big_enough_to_tap(page, factory):
     assert person["x"] + person["width"] <= event["x"], (person, event)
     team = audit.go_to_team()
     assert search.bounding_box()["height"] >= 44
+
+
+# --- Long names, emails and links on a phone ---------------------------------------------
+
+LONG_NAME = "Priya Raghunathan-Oyelaran"
+LONG_EMAIL = "priya.raghunathan-oyelaran@brightsmiledentalpractice.example.com"
+
+
+def fits_the_screen(page, what):
+    """Nothing on the page is wider than the screen: no sideways scrolling."""
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{what} is {overflow}px wider than the screen"
+
+
+def test_long_names_emails_and_links_fit_a_phone(page, browser_for, factory, clock, shots):
+    """A practice's real names and addresses are long: on a 390 px phone every page still
+    fits, the invitation and password links wrap whole (a link cut short does not work),
+    and the consent box beside a long label keeps its size."""
+    account = factory.account(kind="healthcare", name="Bright Smile Dental Practice")
+    owner = factory.user(
+        account_id=account,
+        email="dana.whitfield-okonkwo@brightsmiledentalpractice.example.com",
+        mfa=True,
+    )
+    page.set_viewport_size(PHONE)
+    team = team_from_dashboard(log_in_with_code(page, owner.email, clock))
+
+    link = team.add_member().add(LONG_NAME, LONG_EMAIL)
+    fits_the_screen(page, "the invitation link")
+    page.screenshot(path=shots / "long-invited-390.png", full_page=True)
+    assert page.locator("#invitation-link").inner_text().strip() == link  # whole, wrapped
+
+    team = TeamPage(page).open()
+    expect(team.row(LONG_NAME)).to_contain_text("(invited)")
+    fits_the_screen(page, "Settings > Team")
+    invited = team.row(LONG_NAME).get_by_text("(invited)")
+    assert invited.bounding_box()["x"] + invited.bounding_box()["width"] <= PHONE["width"]
+
+    member = team.manage(LONG_NAME)
+    expect(member.fact("Email")).to_have_text(LONG_EMAIL)
+    fits_the_screen(page, "the member's page")
+    box = page.get_by_role("checkbox").bounding_box()
+    assert box["width"] >= 22 and box["height"] >= 22, box  # Make owner's consent box
+    member.create_password_link()
+    fits_the_screen(page, "the password link")
+    page.screenshot(path=shots / "long-member-390.png", full_page=True)
+
+    page.get_by_role("link", name="Profile").click()
+    fits_the_screen(page, "Profile")
+
+    newcomer = browser_for()
+    newcomer.set_viewport_size(PHONE)
+    SetPasswordPage(newcomer).open(link)
+    fits_the_screen(newcomer, "the set-password page")
+    newcomer.screenshot(path=shots / "long-set-password-390.png", full_page=True)
