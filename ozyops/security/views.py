@@ -33,6 +33,7 @@ def _profile_page(status=200, error=None, **context):
         "security/profile.html",
         identities=sso.identities(current_user),
         providers=sso.PROVIDERS,
+        offered=[sso.PROVIDERS[p] for p in sso.enabled(current_app)],
         form=SudoForm(formdata=None),
         error=error,
         **context,
@@ -69,6 +70,8 @@ def change_password():
     if not form.validate_on_submit():
         return _profile_page(422, password_form=form)
     if current_user.password_hash:
+        if not form.current.data:
+            return _password_refused(form, "Enter your current password.")
         now = clock.utcnow()
         verdict = passwords.check(
             current_user, form.current.data, now, "reauth_failed", replacing=True

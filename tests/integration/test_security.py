@@ -279,6 +279,25 @@ class TestChangePassword:
         assert browser.post(self.URL, form, page="/settings/profile").status_code == 303
         assert hashed == ["a brand new password"]
 
+    def test_an_empty_current_password_is_asked_for_and_not_counted(self, browser, factory, app):
+        from ozyops.models import AuditEvent
+
+        user = factory.user(email="pat@example.com", kind="trades")
+        browser.login(user.email)
+        form = {
+            "current": "",
+            "password": "a brand new password",
+            "confirm": "a brand new password",
+        }
+        r = browser.post(self.URL, form, page="/settings/profile")
+        assert r.status_code == 422 and "Enter your current password." in r.text
+        # Still Profile in the Settings menu: the page shown is Profile's, with its form.
+        assert re.search(r'aria-current="page">Profile<', r.text)
+        assert not re.search(r'aria-current="page">Security<', r.text)
+        with app.app_context():
+            assert factory.get(user).password_failures == 0
+            assert not db.session.query(AuditEvent).filter_by(event="reauth_failed").count()
+
     @pytest.mark.parametrize(
         "data, message",
         [

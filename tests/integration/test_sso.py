@@ -106,6 +106,24 @@ def test_success_without_mfa_links_the_identity(browser, sso_app, provider, whic
     assert "pat@example.com" in profile and "Remove sign in with" in profile
 
 
+def test_profile_points_to_the_login_page_buttons_only_where_they_exist(
+    browser, app, provider, which, factory
+):
+    """An install with no Google or Microsoft sign-in set up has no such buttons, so its
+    profile page does not send people looking for them."""
+    from ozyops.auth import sso
+
+    factory.user(email="pat@example.com", kind="trades")
+    browser.login("pat@example.com")
+    assert "To sign in with" not in browser.get("/settings/profile").text
+    app.config.update(sso_config(provider, which))
+    sso.init_app(app)
+    name = sso.PROVIDERS[which]
+    assert f"To sign in with {name}, use its button" in browser.get("/settings/profile").text
+    browser.logout()
+    assert f"Sign in with {name}" in browser.get("/login").text  # the button it points to
+
+
 def test_success_with_mfa_goes_to_the_code_step(browser, sso_app, provider, which, factory):
     factory.user(email="doc@example.com", kind="healthcare", mfa=True)
     set_claims(provider, f"{which}-doc", **claims_for(which, "doc@example.com"))
