@@ -98,7 +98,7 @@ def test_an_mfa_reset_on_one_ends_the_session_on_the_other(install):
     ali.login(a, "ali@example.com")
     assert ali.code(a).headers["Location"] == "/dashboard"
     team = ali.get(f"{a}/settings/team").text
-    sam_id = re.search(r'id="member-(\d+)">\s*<td data-label="Name">sam<', team).group(1)
+    sam_id = re.search(r'id="member-(\d+)">\s*<td data-label="Name"><span>sam<', team).group(1)
     r = ali.post(f"{a}/settings/team/{sam_id}/reset-mfa", page=f"{a}/settings/team")
     assert r.status_code == 303
     assert sam.get(f"{b}/dashboard").status_code == 302
