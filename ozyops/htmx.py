@@ -3,9 +3,14 @@
 from flask import make_response, redirect, render_template, request
 
 
+def _from_htmx():
+    """Any request htmx made, boosted navigations included."""
+    return request.headers.get("HX-Request") == "true"
+
+
 def is_htmx():
     """A targeted htmx request (not a boosted navigation, which wants a whole page)."""
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+    return _from_htmx() and not request.headers.get("HX-Boosted")
 
 
 def render(page, partial, /, status=200, **context):
@@ -19,7 +24,7 @@ def render(page, partial, /, status=200, **context):
 def redirect_to(url, code=303):
     """A redirect (303 unless `code` says otherwise) for browsers; `HX-Redirect` for htmx,
     whose XHR would follow a 3xx and swap the page it finds into the target."""
-    if request.headers.get("HX-Request") == "true":
+    if _from_htmx():
         response = make_response("", 200)
         response.headers["HX-Redirect"] = url
         return response
@@ -29,6 +34,6 @@ def redirect_to(url, code=303):
 def page_url():
     """The URL of the page the person is on: for htmx, the page that asked (HX-Current-URL),
     not the part of it that was asked for."""
-    if request.headers.get("HX-Request") == "true":
+    if _from_htmx():
         return request.headers.get("HX-Current-URL") or request.url
     return request.url

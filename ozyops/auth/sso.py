@@ -66,8 +66,8 @@ def init_app(app):
 
 
 def enabled(app):
-    """The configured providers, in the order their buttons appear."""
-    return [p for p in PROVIDERS if app.config.get(f"{p.upper()}_CLIENT_ID")]
+    """The configured providers (key: name), in the order their buttons appear."""
+    return {p: name for p, name in PROVIDERS.items() if app.config.get(f"{p.upper()}_CLIENT_ID")}
 
 
 def client(provider):

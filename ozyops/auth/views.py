@@ -49,7 +49,7 @@ def login():
 
 
 def _login_page(form, error, status):
-    providers = [(p, sso.PROVIDERS[p]) for p in sso.enabled(current_app)]
+    providers = sso.enabled(current_app).items()
     return render_template("auth/login.html", form=form, error=error, providers=providers), status
 
 

@@ -33,7 +33,7 @@ def _profile_page(status=200, error=None, **context):
         "security/profile.html",
         identities=sso.identities(current_user),
         providers=sso.PROVIDERS,
-        offered=[sso.PROVIDERS[p] for p in sso.enabled(current_app)],
+        offered=list(sso.enabled(current_app).values()),
         form=SudoForm(formdata=None),
         error=error,
         **context,

@@ -20,6 +20,13 @@ from tests.conftest import PASSWORD
 HTMX_BUSY = ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"
 
 
+def overflow(page):
+    """How many pixels the page is wider than the window (0 or less: no sideways scrolling)."""
+    return page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
 def url(path):
     """A regex matching `path` on the live server, ignoring any query string."""
     return re.compile(rf"^https?://[^/]+{re.escape(path)}(\?.*)?$")

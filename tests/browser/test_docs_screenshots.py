@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from ozyops.security import recovery, totp
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.pages import Authenticator, LoginPage
+from tests.browser.pages import Authenticator, LoginPage, overflow
 from tests.conftest import SECRET
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,11 +51,9 @@ def snap(page, folder, name, whole=None, start=None):
     for size_name, size in SIZES.items():
         page.set_viewport_size(size)
         page.evaluate("() => window.scrollTo(0, 0)")
-        overflow = page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        if overflow > 0:
-            too_wide.append(f"{name} is {overflow}px wider than a {size['width']}px screen")
+        wider = overflow(page)
+        if wider > 0:
+            too_wide.append(f"{name} is {wider}px wider than a {size['width']}px screen")
         options = {"animations": "disabled", "caret": "hide"}
         bottom = 0
         if whole is not None:

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.pages import CodePage, LoginPage, RecoveryPage
+from tests.browser.pages import CodePage, LoginPage, RecoveryPage, overflow
 
 WRONG_CODE = "That code didn't work"
 
@@ -14,10 +14,8 @@ WRONG_CODE = "That code didn't work"
 def look(page, shots, name, size):
     """Save a full-page screenshot and check the page fits the screen's width."""
     page.screenshot(path=shots / f"{name}-{size['width']}x{size['height']}.png", full_page=True)
-    overflow = page.evaluate(
-        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"{name} is {overflow}px wider than a {size['width']}px screen"
+    too_wide = overflow(page)
+    assert too_wide <= 0, f"{name} is {too_wide}px wider than a {size['width']}px screen"
 
 
 def fits(page, locator):

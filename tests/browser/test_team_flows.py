@@ -24,6 +24,7 @@ from tests.browser.pages import (
     SetPasswordPage,
     TeamPage,
     javascript_on,
+    overflow,
     url,
 )
 from tests.conftest import PASSWORD, SECRET
@@ -512,10 +513,8 @@ LONG_EMAIL = "priya.raghunathan-oyelaran@brightsmiledentalpractice.example.com"
 
 def fits_the_screen(page, what):
     """Nothing on the page is wider than the screen: no sideways scrolling."""
-    overflow = page.evaluate(
-        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"{what} is {overflow}px wider than the screen"
+    too_wide = overflow(page)
+    assert too_wide <= 0, f"{what} is {too_wide}px wider than the screen"
 
 
 def test_long_names_emails_and_links_fit_a_phone(page, browser_for, factory, clock, shots):
@@ -540,7 +539,8 @@ def test_long_names_emails_and_links_fit_a_phone(page, browser_for, factory, clo
     expect(team.row(LONG_NAME)).to_contain_text("(invited)")
     fits_the_screen(page, "Settings > Team")
     invited = team.row(LONG_NAME).get_by_text("(invited)")
-    assert invited.bounding_box()["x"] + invited.bounding_box()["width"] <= PHONE["width"]
+    box = invited.bounding_box()
+    assert box["x"] + box["width"] <= PHONE["width"], box
 
     member = team.manage(LONG_NAME)
     expect(member.fact("Email")).to_have_text(LONG_EMAIL)
