@@ -67,6 +67,45 @@ def record(event, *, account_id=None, actor=None, target=None, **details):
 
 _INSERT = insert(_events)
 
+# What Settings > Audit log calls each event, for an owner reading it. The CSV keeps the
+# names, which scripts and the URL's `event=` filter match on.
+LABELS = {
+    "account_created": "Account created",
+    "code_reused": "Code used a second time (refused)",
+    "invitation_accepted": "Invitation accepted",
+    "login": "Signed in",
+    "login_failed": "Sign-in failed",
+    "logout": "Signed out",
+    "member_deactivated": "Deactivated",
+    "member_invited": "Member invited",
+    "member_reactivated": "Reactivated",
+    "mfa_disabled": "MFA disabled",
+    "mfa_enabled": "MFA enabled",
+    "mfa_failed": "Wrong code or recovery key",
+    "mfa_locked": "Locked out after too many wrong codes",
+    "mfa_requirement_changed": "Require MFA for everyone changed",
+    "mfa_reset": "MFA reset",
+    "other_sessions_ended": "Other sessions signed out",
+    "ownership_transferred": "Ownership transferred",
+    "password_changed": "Password changed",
+    "password_link_created": "Password link made",
+    "password_paused": "Password sign-in paused after too many wrong passwords",
+    "password_reset": "Password set by link",
+    "reauth_failed": "Wrong code or password to confirm a change",
+    "recovery_key_regenerated": "New recovery key made",
+    "recovery_key_used": "Recovery key used",
+    "role_changed": "Role changed",
+    "sso_failed": "Sign-in with Google or Microsoft failed",
+    "sso_linked": "Google or Microsoft sign-in linked",
+    "sso_unlinked": "Google or Microsoft sign-in unlinked",
+    "user_added": "Person added",
+}
+
+
+def label(event):
+    """The event as Settings > Audit log shows it (an unknown name, spaced out)."""
+    return LABELS.get(event) or event.replace("_", " ").capitalize()
+
 
 SEAL_EVERY = 16
 

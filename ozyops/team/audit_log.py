@@ -49,17 +49,14 @@ def show_audit():
         select(User).where(User.account_id == current_user.account_id).order_by(User.name)
     ).all()
     events = db.session.scalars(
-        select(AuditEvent.event)
-        .where(AuditEvent.account_id == current_user.account_id)
-        .distinct()
-        .order_by(AuditEvent.event)
+        select(AuditEvent.event).where(AuditEvent.account_id == current_user.account_id).distinct()
     ).all()
     return htmx.render(
         "team/audit.html",
         "team/_audit_entries.html",
         entries=entries,
         people=people,
-        events=events,
+        events=sorted(events, key=audit.label),
         person=person,
         event=event,
         page=page,
@@ -99,6 +96,9 @@ def export_audit():
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="ozyops-audit.csv"'},
     )
+
+
+bp.add_app_template_filter(audit.label, "audit_event")
 
 
 @bp.app_template_filter("audit_details")

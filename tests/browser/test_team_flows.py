@@ -342,15 +342,15 @@ def test_audit_log_shows_the_reset_filters_and_exports_csv(page, clinic, clock):
 
     audit = team.go_to_audit_log()
     newest = audit.rows().first
-    expect(newest.get_by_role("cell").nth(1)).to_contain_text("mfa reset")
+    expect(newest.get_by_role("cell").nth(1)).to_contain_text("MFA reset")
     expect(newest.get_by_role("cell").nth(2)).to_have_text("Dana Owner")
     expect(newest.get_by_role("cell").nth(3)).to_have_text("Sam Park")
-    expect(audit.rows().filter(has_text="login")).not_to_have_count(0)
+    expect(audit.rows().filter(has_text="Signed in")).not_to_have_count(0)
     everything = audit.rows().count()
     assert everything > 1
 
     navigations = watch_navigations(page)
-    audit.filter_by_event("mfa reset")
+    audit.filter_by_event("MFA reset")
     expect(audit.rows()).to_have_count(1)
     expect(audit.rows().first).to_contain_text("Sam Park")
     expect(page.get_by_text("1 entry, page 1 of 1")).to_be_visible()
@@ -375,7 +375,7 @@ def test_export_csv_after_filtering_exports_what_is_shown(page, clinic, clock):
     team.click_reset_mfa("Sam Park").confirm()
     expect(team.status("MFA for Sam Park was reset.")).to_be_visible()
     audit = team.go_to_audit_log()
-    audit.filter_by_event("mfa reset")
+    audit.filter_by_event("MFA reset")
     expect(audit.rows()).to_have_count(1)
 
     with page.expect_download() as download_info:

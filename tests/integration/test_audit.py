@@ -39,6 +39,22 @@ def test_audit_page_lists_newest_first_and_filters(browser, make_browser, office
     assert "2 entries" in logins.text
 
 
+def test_audit_page_names_events_in_words_and_filters_by_their_names(browser, office, clock):
+    owner, member = office
+    browser.login(member.email, "wrong password")
+    browser.login(owner.email)
+    page = browser.get("/settings/audit").text
+    rows = page.split("<tbody>")[1]
+    assert '"Event">Signed in' in rows and '"Event">Sign-in failed' in rows
+    assert "login_failed" not in rows and "login failed" not in rows
+    # The Event filter shows the words and sends the name, which the URL and the CSV keep.
+    assert '<option value="login_failed" >Sign-in failed</option>' in page
+    failed = browser.get("/settings/audit?event=login_failed").text.split("<tbody>")[1]
+    assert "Sign-in failed" in failed and "Signed in" not in failed
+    csv_text = browser.get("/settings/audit.csv?event=login_failed").text
+    assert ",login_failed," in csv_text
+
+
 def test_audit_is_paginated(browser, office, app):
     owner, _ = office
     with app.app_context():
