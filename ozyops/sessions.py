@@ -168,6 +168,14 @@ def end_one(user_id, id_hash):
         conn.execute(delete(_table).where(_table.c.user_id == user_id, _table.c.id_hash == id_hash))
 
 
+def _spoken(minutes):
+    """15 → "15 minutes", 720 (the default outside healthcare) → "12 hours", 1 → "1 minute"."""
+    count, unit = (
+        (minutes // 60, "hour") if minutes >= 60 and minutes % 60 == 0 else (minutes, "minute")
+    )
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
 def _idle_expired(row, now):
     return row.last_seen_at + timedelta(minutes=row.idle_minutes) <= now
 
@@ -203,7 +211,7 @@ class ServerSessionInterface(SessionInterface):
             with db.engine.begin() as conn:
                 conn.execute(_DELETE, {"h": row.id_hash})
             if row.user_id is not None and row.expires_at > now:
-                message = f"You were signed out after {row.idle_minutes} minutes of inactivity."
+                message = f"You were signed out after {_spoken(row.idle_minutes)} of inactivity."
                 return Session.anonymous({"_flashes": [("info", message)]})
             return Session.anonymous()
         meta = {

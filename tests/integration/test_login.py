@@ -266,6 +266,20 @@ def test_idle_healthcare_session_ends_after_15_minutes_with_a_message(browser, f
     assert "signed out after 15 minutes of inactivity" in page.text
 
 
+@pytest.mark.settings(IDLE_TIMEOUT_MIN=120, IDLE_TIMEOUT_HEALTHCARE_MIN=1)
+@pytest.mark.parametrize(
+    ("kind", "idle", "said"), [("law", 121, "2 hours"), ("healthcare", 2, "1 minute")]
+)
+def test_the_idle_logoff_message_says_the_time_as_people_do(
+    browser, factory, clock, kind, idle, said
+):
+    factory.user(email="pat@example.com", kind=kind, mfa=True)
+    browser.login_with_code("pat@example.com")
+    clock.advance(minutes=idle)
+    page = browser.get(browser.get("/dashboard").headers["Location"]).text
+    assert f"signed out after {said} of inactivity" in page
+
+
 def test_logged_in_user_visiting_login_goes_to_dashboard(browser, factory):
     factory.user(email="pat@example.com")
     browser.login("pat@example.com")
