@@ -89,7 +89,7 @@ LABELS = {
     "ownership_transferred": "Ownership transferred",
     "password_changed": "Password changed",
     "password_link_created": "Password link made",
-    "password_paused": "Password sign-in paused after too many wrong passwords",
+    "password_paused": "Password paused after too many wrong passwords",
     "password_reset": "Password set by link",
     "reauth_failed": "Wrong code or password to confirm a change",
     "recovery_key_regenerated": "New recovery key made",

@@ -45,7 +45,7 @@ def test_audit_page_names_events_in_words_and_filters_by_their_names(browser, of
     browser.login(owner.email)
     page = browser.get("/settings/audit").text
     rows = page.split("<tbody>")[1]
-    assert '"Event">Signed in' in rows and '"Event">Sign-in failed' in rows
+    assert '"Event"><span>Signed in' in rows and '"Event"><span>Sign-in failed' in rows
     assert "login_failed" not in rows and "login failed" not in rows
     # The Event filter shows the words and sends the name, which the URL and the CSV keep.
     assert '<option value="login_failed" >Sign-in failed</option>' in page
