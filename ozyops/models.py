@@ -94,6 +94,11 @@ class User(db.Model):
     def mfa_enabled(self) -> bool:
         return self.totp_secret is not None
 
+    @property
+    def has_mfa_to_reset(self) -> bool:
+        """What Settings > Team's Reset MFA is for: an authenticator, or a lock to lift."""
+        return self.mfa_enabled or self.mfa_locked_until is not None
+
     # Flask-Login's user protocol, spelled out rather than inherited from UserMixin so that
     # `is_active` follows our column.
     @property

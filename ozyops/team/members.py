@@ -36,8 +36,18 @@ def invite(actor, email, name, role, now):
 
 
 def reset_mfa(actor, target):
-    """Settings > Team > Reset MFA: they log in with their password and set MFA up again."""
-    mfa.reset(target, actor=actor, via="team")
+    """Settings > Team > Reset MFA: they log in with their password and set MFA up again.
+    Returns what to tell the person who clicked Confirm."""
+    if mfa.reset(target, actor=actor, via="team"):
+        return (
+            f"MFA for {target.name} was reset. They can log in with their password and set "
+            "it up again."
+        )
+    # A second click, another admin first, or a page left open: say so, not "was reset".
+    return NOTHING_TO_RESET.format(name=target.name)
+
+
+NOTHING_TO_RESET = "MFA for {name} is already off: there was nothing to reset."
 
 
 def change_role(actor, target, role):

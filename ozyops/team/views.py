@@ -110,19 +110,19 @@ def reset_mfa(user_id):
     target = _target(user_id)
     _require("reset_mfa", target)
     form = SudoForm()
-    error = None
-    if request.method == "POST" and form.validate_on_submit():
+    error = message = None
+    if request.method == "GET" and not target.has_mfa_to_reset:
+        # A page left open, or reloaded after Confirm: nothing to confirm.
+        message = members.NOTHING_TO_RESET.format(name=target.name)
+    elif request.method == "POST" and form.validate_on_submit():
         error = sudo.refusal(current_user, form.credential.data, clock.now())
         if error is None:
-            members.reset_mfa(current_user, target)
-            message = (
-                f"MFA for {target.name} was reset. They can log in with their password "
-                "and set it up again."
-            )
-            if htmx.is_htmx():
-                return htmx.render("team/_row.html", "team/_row.html", m=target, notice=message)
-            flash(message, "info")
-            return redirect(url_for("team.show_team"), code=303)
+            message = members.reset_mfa(current_user, target)
+    if message:
+        if htmx.is_htmx():
+            return htmx.render("team/_row.html", "team/_row.html", m=target, notice=message)
+        flash(message, "info")
+        return redirect(url_for("team.show_team"), code=303)
     status = 422 if request.method == "POST" else 200
     return htmx.render(
         "team/confirm_reset.html",

@@ -381,13 +381,15 @@ class TeamPage(SettingsScreen):
 
 class ResetConfirmation(SettingsScreen):
     """The Reset MFA confirmation: a row in the Team table with JavaScript, a page of its
-    own (/settings/team/<id>/reset-mfa) without."""
+    own (/settings/team/<id>/reset-mfa) without, or from a member's page (Manage)."""
 
     @property
     def box(self):
-        return self.page.get_by_role("row").filter(
-            has=self.page.get_by_role("button", name="Confirm")
-        )
+        return self.page.locator("form").filter(has=self.page.get_by_role("button", name="Confirm"))
+
+    def _in_row(self):
+        """Whether Confirm and Cancel swap a Team row in place (htmx) or load a page."""
+        return javascript_on(self.page) and self.page.locator("tr.confirm-row").count() > 0
 
     def arrive(self):
         self.box.wait_for()
@@ -405,7 +407,7 @@ class ResetConfirmation(SettingsScreen):
         swaps in place; without, the browser goes back to Team. Waits for either."""
         if credential is not None:
             self.credential.fill(credential)
-        if javascript_on(self.page):
+        if self._in_row():
             self.box.get_by_role("button", name="Confirm").click()
             self.settled()
         else:
@@ -414,9 +416,10 @@ class ResetConfirmation(SettingsScreen):
         return TeamPage(self.page)
 
     def cancel(self):
-        """Cancel: the row comes back as it was (with JavaScript), or Team again (without)."""
+        """Cancel: the row comes back as it was (in a row), or Team again (a page)."""
+        in_row = self._in_row()
         self.box.get_by_role("link", name="Cancel").click()
-        if javascript_on(self.page):
+        if in_row:
             self.box.wait_for(state="detached")
             self.settled()
         return TeamPage(self.page).arrive()
@@ -443,6 +446,12 @@ class MemberPage(SettingsScreen):
 
     def reactivate(self, name):
         return self._act(f"Reactivate {name}")
+
+    def reset_mfa(self):
+        """Click Reset MFA: its confirmation, on a page of its own."""
+        with self.page.expect_navigation():
+            self.page.get_by_role("link", name="Reset MFA").click()
+        return ResetConfirmation(self.page).arrive()
 
     def create_password_link(self):
         """Click Create password link; returns the one-time link shown on the page."""

@@ -183,6 +183,30 @@ def test_admin_resets_a_member_but_not_the_owner_and_members_see_no_mfa(
     LoginPage(sams_browser).arrive().log_in_to_security(clinic["member"].email)
 
 
+def test_reset_mfa_from_a_members_page(any_page, clinic, clock):
+    """Manage, then Reset MFA: the confirmation is a page of its own, with or without
+    JavaScript; Confirm ends on Team with the message, as from the row."""
+    page = any_page
+    owner = Authenticator(SECRET, clock)
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    clock.advance(minutes=11)  # a code is asked, and a wrong one keeps the page
+    confirmation = team.manage("Sam Park").reset_mfa()
+    expect(page).to_have_url(url(f"/settings/team/{clinic['member'].id}/reset-mfa"))
+    expect(confirmation.box).to_contain_text("Reset MFA for Sam Park (sam@example.com)?")
+
+    confirmation.confirm(owner.wrong_code())
+    expect(confirmation.error()).to_contain_text(WRONG_CODE)
+    expect(page).to_have_url(url(f"/settings/team/{clinic['member'].id}/reset-mfa"))
+
+    team = confirmation.confirm(owner.code()).arrive()
+    expect(page).to_have_url(url("/settings/team"))
+    expect(page.locator("#alerts").get_by_role("status")).to_have_text(
+        "MFA for Sam Park was reset. They can log in with their password and set it up again."
+    )
+    expect(team.column("Sam Park", "MFA")).to_have_text(REQUIRED)
+    expect(team.column("Dana Owner", "MFA")).to_have_text("Enabled")  # the whole table
+
+
 # --- 3. sudo mode: more than 10 minutes after signing in, a code is asked --------------
 
 

@@ -370,3 +370,34 @@ def test_team_filter_by_name_and_mfa_status(browser, clinic, factory):
     assert "zed@example.com" in r.text and "sam@example.com" not in r.text
     r = browser.get(f"{TEAM}?q=%25")  # a literal % matches nobody special
     assert r.status_code == 200
+
+
+def test_reset_mfa_page_of_its_own_has_plain_buttons_and_no_row(browser, clinic):
+    """Manage > Reset MFA, or the row's button without JavaScript, opens a page: its Confirm
+    and Cancel must not be wired to swap a table row, which that page does not have."""
+    browser.login_with_code(clinic["owner"].email)
+    url = f"{TEAM}/{clinic['member'].id}/reset-mfa"
+    page = browser.get(url).text
+    assert "<html" in page and "Reset MFA for Sam Park" in page
+    assert "<tr" not in page and "hx-post" not in page and "hx-get" not in page
+    in_row = browser.get(url, headers={"HX-Request": "true"}).text
+    assert in_row.lstrip().startswith("<tr") and 'hx-target="closest tr"' in in_row
+
+
+def test_reset_mfa_with_nothing_to_reset_says_so(browser, clinic, app):
+    browser.login_with_code(clinic["owner"].email)
+    url = f"{TEAM}/{clinic['member'].id}/reset-mfa"
+    assert browser.post(url, {}, page=TEAM).status_code == 303
+    # Confirm again (a second click, or another admin first): nothing happened, and it says so.
+    r = browser.post(url, {}, page=TEAM)
+    assert r.status_code == 303 and r.headers["Location"] == TEAM
+    page = browser.get(TEAM).text
+    assert "MFA for Sam Park is already off: there was nothing to reset." in page
+    assert "was reset" not in page
+    assert len(events(app, "mfa_reset")) == 1
+    # The confirmation reloaded after Confirm asks nothing more.
+    r = browser.get(url)
+    assert r.status_code == 303 and r.headers["Location"] == TEAM
+    assert "nothing to reset" in browser.get(TEAM).text
+    row = browser.get(url, headers={"HX-Request": "true"}).text
+    assert "Confirm" not in row and "nothing to reset" in row
