@@ -13,7 +13,7 @@ from flask import current_app, session, url_for
 from flask_login import login_user, logout_user
 from sqlalchemy import bindparam, update
 
-from .. import audit, clock, devices, notify, passwords, sessions
+from .. import audit, clock, devices, passwords, sessions
 from ..accounts import find_user_by_email
 from ..extensions import db, outside_transaction
 from ..models import WITH_ACCOUNT, User
@@ -21,7 +21,6 @@ from ..security import mfa
 
 PENDING_KEY = "mfa_pending"
 MAX_PENDING_FAILURES = 5
-NOTIFY_AFTER_FAILURES = 3
 
 WRONG_CREDENTIALS = "That email and password don't match. Check them and try again."
 
@@ -114,13 +113,12 @@ def abandon_pending():
 def count_pending_failure(user):
     """One more wrong code in this pending login. Returns True when the login must restart.
 
-    After a few, the user is told their password is probably known to someone else.
+    N.B. the warning that the password is probably known counts on the user, not here
+    (mfa._failure): starting the login again must not start that count again.
     """
     pending = dict(session[PENDING_KEY])
     pending["failures"] += 1
     session[PENDING_KEY] = pending
-    if pending["failures"] == NOTIFY_AFTER_FAILURES:
-        notify.send(user, "password_probably_known")
     if pending["failures"] >= MAX_PENDING_FAILURES:
         abandon_pending()
         return True

@@ -22,6 +22,8 @@ from .secretbox import open_, seal
 
 MAX_FAILURES = 10
 LOCK_MINUTES = 15
+# Wrong codes or keys in a row at sign-in, after a correct password: someone else has it.
+WARN_AFTER_FAILURES = 3
 
 
 # What to do with neither phone nor recovery key (help/mfa.md). No one in the practice can
@@ -262,7 +264,9 @@ def use_recovery_key(user, typed, now, keep_sid=None):
 
 def _failure(user, check, now, by=None):
     """Count a failed code or key (typed `by` a signed-in user, or None at sign-in); the
-    tenth in a row locks the user for 15 minutes."""
+    third in a row at sign-in warns the user that their password is probably known, and
+    the tenth locks the user for 15 minutes. The count is the user's, across sign-ins and
+    processes, until a right code or a lock."""
     audit.record("mfa_failed", actor=by, target=user, reason=check.outcome.value, kind=check.kind)
     failures = db.session.execute(
         update(User)
@@ -283,6 +287,8 @@ def _failure(user, check, now, by=None):
             notify.send(user, "mfa_locked")
             return _lock(user, until, check.kind, signed_in=by is not None)
     db.session.commit()
+    if by is None and failures == WARN_AFTER_FAILURES:
+        notify.send(user, "password_probably_known")
     return check
 
 

@@ -113,6 +113,17 @@ def test_three_wrong_codes_warn_the_user_their_password_is_known(browser, doc, a
     assert "password_probably_known" in caplog.text
 
 
+def test_the_warning_counts_wrong_codes_across_fresh_logins(browser, doc, caplog):
+    """Starting the login again must not start the count again: two wrong codes, log in
+    again, two more: warned once, at the third."""
+    with caplog.at_level("INFO"):
+        wrong_codes(browser, doc.email, 2)
+        assert "password_probably_known" not in caplog.text
+        browser.logout()
+        wrong_codes(browser, doc.email, 2)
+    assert caplog.text.count("notification password_probably_known") == 1
+
+
 def wrong_codes(b, email, n):
     """Log in with the password and send `n` wrong codes; returns the last response."""
     b.login(email)

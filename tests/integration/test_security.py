@@ -151,6 +151,17 @@ def test_disable_needs_a_current_code(browser, enrolled, app):
         assert user.totp_secret is None and user.recovery_key_hash is None
 
 
+def test_wrong_codes_while_signed_in_do_not_say_the_password_is_known(browser, enrolled, caplog):
+    """That warning is for wrong codes after a correct password at sign-in; the person
+    signed in typing their own code wrong is counted toward a lock, not warned."""
+    browser.get(PAGE)
+    with caplog.at_level("INFO"):
+        for _ in range(3):
+            r = browser.post(PAGE + "/disable", {"code": "000000"}, htmx=True)
+            assert r.status_code == 422
+    assert "password_probably_known" not in caplog.text
+
+
 def test_healthcare_cannot_disable_by_ui_or_request(browser, factory, app):
     user = factory.user(email="doc@example.com", kind="healthcare", mfa=True)
     browser.login_with_code(user.email)
