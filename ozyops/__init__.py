@@ -1,5 +1,7 @@
 """OzyOps: a self-hosted dashboard for small practices, with TOTP multi-factor sign-in."""
 
+import logging
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -10,6 +12,11 @@ def create_app(test_config=None):
     from . import config
 
     config.load(app, test_config)
+    if not app.logger.level:
+        # N.B. without a mail server, security notifications are only in this log, at INFO,
+        # which Python's default level (WARNING) would drop. A level set by the operator's
+        # own logging configuration wins.
+        app.logger.setLevel(logging.INFO)
 
     from . import admission, cli, errors, extensions, headers, sessions
     from .auth import sso

@@ -130,3 +130,17 @@ def test_a_new_recovery_key_is_mailed(mail_app, smtp, factory, browser):
     assert 'id="recovery-key"' in r.text
     ((to, body),) = smtp[0].messages
     assert to == ["kim@example.com"] and "new recovery key" in body
+
+
+def test_without_a_mail_server_notifications_are_in_the_server_log(factory, browser, caplog):
+    """caplog without `at_level`, which would lower the level itself: the app's own logger
+    must let INFO through, or under gunicorn the notice is dropped and no one is told."""
+    account = factory.account(kind="law")
+    owner = factory.user(account_id=account, email="o@example.com")
+    member = factory.user(account_id=account, role="member", email="m@example.com", mfa=True)
+    browser.login(owner.email)
+    browser.post(f"/settings/team/{member.id}/reset-mfa", {}, page="/settings/team")
+    assert (
+        f"notification mfa_reset to user {member.id}: Your OzyOps authenticator was reset"
+        in caplog.text
+    )
