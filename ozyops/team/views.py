@@ -50,6 +50,12 @@ def _require(action, target=None):
 @login_required
 def show_team():
     """Everyone sees the members; owners and admins also their MFA status and actions."""
+    return _team_page()
+
+
+def _team_page(status=200, **context):
+    """Settings > Team as the query string filters it; `context` for the page's forms."""
+    context.setdefault("require_mfa", current_user.account.require_mfa)
     q = (request.args.get("q") or "").strip()[:100]
     mfa_filter = request.args.get("mfa") if can(current_user, "see_security_details") else None
     query = select(User).where(User.account_id == current_user.account_id).options(*WITH_ACCOUNT)
@@ -70,6 +76,8 @@ def show_team():
         mfa_filter=mfa_filter,
         filters=MFA_FILTERS,
         form=EmptyForm(),
+        status=status,
+        **context,
     )
 
 
@@ -81,11 +89,12 @@ def set_require_mfa():
     _require("set_require_mfa")
     form = SudoForm()
     if form.validate_on_submit():
+        wanted = request.form.get("require_mfa") == "on"
         if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
-            flash(problem, "error")
-            return htmx.redirect_to(url_for("team.show_team"))
+            # The page again with the box as they set it, the message beside it.
+            return _team_page(422, error=problem, error_for="require-mfa", require_mfa=wanted)
         account = current_user.account
-        account.require_mfa = request.form.get("require_mfa") == "on"
+        account.require_mfa = wanted
         audit.record(
             "mfa_requirement_changed",
             actor=current_user,

@@ -583,3 +583,35 @@ def test_long_names_emails_and_links_fit_a_phone(page, browser_for, factory, clo
     SetPasswordPage(newcomer).open(link)
     fits_the_screen(newcomer, "the set-password page")
     newcomer.screenshot(path=shots / "long-set-password-390.png", full_page=True)
+
+
+# --- An error lower down a page is where the person is looking --------------------------
+
+
+def test_an_error_below_the_fold_comes_back_in_view_on_a_phone(any_page, clinic, clock):
+    """A form low on a page posts and comes back with its error: the page must open at
+    that error, with the field to fix focused, not at the top with the error out of
+    sight (no JavaScript needed: the field is autofocused)."""
+    page = any_page
+    page.set_viewport_size(PHONE)
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    clock.advance(minutes=11)  # Deactivate asks for a code again
+
+    team.manage("Sam Park")
+    section = page.locator("section").filter(has=page.get_by_role("heading", name="Deactivate"))
+    section.get_by_label("Authentication code").fill("000000")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Deactivate Sam Park").click()
+    expect(section.get_by_role("alert")).to_contain_text(WRONG_CODE)
+    expect(section.get_by_role("alert")).to_be_in_viewport()
+    expect(section.get_by_label("Authentication code")).to_be_focused()
+
+    page.get_by_role("link", name="Profile").click()
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill("three words of mine")
+    page.get_by_label("Type it again").fill("three words of yours")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Change password").click()
+    error = page.get_by_text("The two passwords are different.")
+    expect(error).to_be_in_viewport()
+    expect(page.get_by_label("Type it again")).to_be_focused()

@@ -371,6 +371,28 @@ def test_require_mfa_switch_is_a_sudo_action(browser, factory, clock, app):
         assert db.session.get(Account, owner.account_id).require_mfa
 
 
+def test_a_wrong_password_for_require_mfa_keeps_the_box_as_ticked(browser, factory, clock, app):
+    """The page comes back as the owner left it, the message beside the box and the
+    password field focused (it is below the fold on a phone), and nothing changed."""
+    from ozyops.models import Account
+
+    owner = factory.user(email="boss@example.com", kind="law")
+    browser.login(owner.email)
+    clock.advance(minutes=11)
+    r = browser.post(
+        "/settings/team/require-mfa",
+        {"require_mfa": "on", "credential": "not my password"},
+        page="/settings/team",
+    )
+    assert r.status_code == 422
+    form = r.text.split('action="/settings/team/require-mfa"')[1].split("</form>")[0]
+    assert 'name="require_mfa" checked' in form
+    assert "That password is not right." in form
+    assert 'name="credential"' in form and "required autofocus" in form
+    with app.app_context():
+        assert not db.session.get(Account, owner.account_id).require_mfa
+
+
 def test_a_member_is_told_to_ask_the_owner_if_phone_and_key_are_lost(browser, factory, clock):
     owner = factory.user(email="boss@example.com", kind="trades")
     member = factory.user(email="kim@example.com", role="member", account_id=owner.account_id)
