@@ -33,11 +33,13 @@ MULTI_TENANT = {"common", "organizations", "consumers"}
 
 
 class SsoError(ValueError):
-    """A failed SSO sign-in, with the message for the login page and a reason for the log."""
+    """A failed SSO sign-in, with the message for the login page, a reason for the log and,
+    when the attempt named one, the user (so it is in their practice's audit log)."""
 
-    def __init__(self, message, reason):
+    def __init__(self, message, reason, user=None):
         super().__init__(message)
         self.reason = reason
+        self.user = user
 
 
 def init_app(app):
@@ -138,7 +140,9 @@ def resolve(provider, claims, tenant=None):
         )
         if taken is not None:
             raise SsoError(
-                f"Your OzyOps sign-in is linked to a different {name} account.", "other_subject"
+                f"Your OzyOps sign-in is linked to a different {name} account.",
+                "other_subject",
+                user,
             )
         link = SsoIdentity(
             user_id=user.id,
@@ -151,7 +155,9 @@ def resolve(provider, claims, tenant=None):
         audit.record("sso_linked", actor=user, target=user, provider=provider)
     if not user.active:
         db.session.rollback()
-        raise SsoError("This account has been deactivated. Ask your practice's owner.", "inactive")
+        raise SsoError(
+            "This account has been deactivated. Ask your practice's owner.", "inactive", user
+        )
     link.last_used_at = clock.utcnow()
     db.session.commit()
     if linked_now:

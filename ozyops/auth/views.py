@@ -83,7 +83,7 @@ def sso_callback(provider):
     try:
         user = sso.resolve(provider, claims, tenant=current_app.config.get("MICROSOFT_TENANT"))
     except sso.SsoError as e:
-        return _sso_failed(provider, e.reason, str(e))
+        return _sso_failed(provider, e.reason, str(e), user=e.user)
     next_url = session.pop("sso_next", None)
     return redirect(signin.after_first_factor(user, next_url, method=provider), code=303)
 
@@ -96,12 +96,13 @@ SSO_MESSAGES = {
 }
 
 
-def _sso_failed(provider, reason, message=None):
-    """Every SSO failure: audited, then the login page with a plain sentence. Never a 500."""
+def _sso_failed(provider, reason, message=None, user=None):
+    """Every SSO failure: audited (in the practice's log when it named one of its people),
+    then the login page with a plain sentence. Never a 500."""
     name = sso.PROVIDERS[provider]
     default = "Sign-in with {name} could not be completed safely. Try again."
     text = message or SSO_MESSAGES.get(reason, default).format(name=name)
-    audit.record("sso_failed", provider=provider, reason=str(reason)[:60])
+    audit.record("sso_failed", target=user, provider=provider, reason=str(reason)[:60])
     db.session.commit()
     return _login_page(LoginForm(formdata=None), text, 401 if reason != "unreachable" else 502)
 

@@ -245,6 +245,22 @@ def test_deactivated_user_cannot_sign_in(browser, sso_app, provider, which, fact
     assert r.status_code == 401 and "deactivated" in r.text
 
 
+def test_a_refused_sso_sign_in_of_a_known_person_is_in_their_practices_audit_log(
+    app, browser, make_browser, sso_app, provider, which, factory
+):
+    """As a refused password is: the owner sees it under Settings > Audit log."""
+    owner = factory.user(email="boss@example.com", role="owner")
+    gone = factory.user(account_id=owner.account_id, email="gone@example.com", active=False)
+    set_claims(provider, f"{which}-gone2", **claims_for(which, "gone@example.com"))
+    assert sign_in(make_browser(), provider, which, f"{which}-gone2").status_code == 401
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "sso_failed"))
+        assert (entry.account_id, entry.target_id) == (owner.account_id, gone.id)
+    browser.login(owner.email)
+    rows = browser.get("/settings/audit").text.split("<tbody>")[1]
+    assert "Sign-in with Google or Microsoft failed" in rows and "inactive" in rows
+
+
 def test_later_sign_ins_match_the_subject_not_the_email(
     browser, make_browser, sso_app, provider, which, factory
 ):
