@@ -56,7 +56,10 @@ def find(token, now):
     """The unused, unexpired link for `token`, or LinkError."""
     link = db.session.scalar(select(UserToken).where(UserToken.token_hash == _hash(token or "")))
     if link is None or link.used_at is not None:
-        raise LinkError("This link has already been used or was replaced by a newer one.")
+        raise LinkError(
+            "This link has already been used or was replaced by a newer one. If you still "
+            "need to set a password, ask your practice's owner or an admin for a new link."
+        )
     if link.expires_at <= clock.naive(now):
         raise LinkError(
             "This link has expired. Ask your practice's owner or an admin for a new one."

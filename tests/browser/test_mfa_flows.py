@@ -11,6 +11,7 @@ import re
 import pyotp
 from playwright.sync_api import expect
 
+from tests.browser.conftest import PHONE
 from tests.browser.pages import (
     Authenticator,
     CodePage,
@@ -433,3 +434,16 @@ def test_regenerate_recovery_key_replaces_the_old_one(page, factory, clock):
     recovery.enter(new_key)
     security = SecurityPage(page).arrive()
     expect(security.mfa_status).to_have_text(re.compile(r"^MFA is off\."))
+
+
+def test_the_sign_in_steps_links_are_big_enough_to_tap_on_a_phone(page, factory):
+    """Links standing alone on the code and recovery-key steps: at least 24 px high
+    (WCAG 2.5.8), as a thumb needs; they were 20."""
+    factory.user(email="kim@example.com", kind="law", mfa=True)
+    page.set_viewport_size(PHONE)
+    code_page = LoginPage(page).open().log_in_expecting_code("kim@example.com")
+    for name in ("Use Recovery Key", "Start again with a different account"):
+        assert page.get_by_role("link", name=name).bounding_box()["height"] >= 24, name
+    code_page.use_recovery_key()
+    link = page.get_by_role("link", name="Use an authentication code instead")
+    assert link.bounding_box()["height"] >= 24

@@ -237,6 +237,7 @@ def test_add_member_bad_input(browser, clinic, factory, email, message):
 def test_invalid_link_is_a_clear_410(browser):
     r = browser.get("/set-password/not-a-real-token")
     assert r.status_code == 410 and "already been used" in r.text
+    assert "ask your practice&#39;s owner or an admin for a new link" in r.text
 
 
 def test_password_link_sets_a_password_but_mfa_still_applies(browser, make_browser, clinic, app):
