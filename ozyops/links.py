@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from . import audit, clock, notify, passwords, sessions
 from .extensions import db
@@ -25,6 +25,19 @@ class LinkError(ValueError):
 
 def _hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def newest(user, purpose):
+    """The id of `user`'s latest link of `purpose` (0 for none): a form that makes a new
+    one carries it, so a resubmitted form (a reload) is told apart from a new request."""
+    return (
+        db.session.scalar(
+            select(func.max(UserToken.id)).where(
+                UserToken.user_id == user.id, UserToken.purpose == purpose
+            )
+        )
+        or 0
+    )
 
 
 def issue(user, purpose, created_by, now):

@@ -81,9 +81,18 @@ def transfer_ownership(actor, target):
     notify.send(target, "role_changed")
 
 
-def password_reset_link(actor, target, now, **why):
+def password_reset_link(actor, target, now, replaces=None, **why):
     """A one-time link (24 hours) for `target` to set a new password; `why` (via, reason)
-    goes into the audit entry. With no `actor` it is the operator's (`password-link`)."""
+    goes into the audit entry. With no `actor` it is the operator's (`password-link`).
+
+    `replaces` is the newest link the page showing the button knew of (links.newest).
+    When another was made since, the form was sent again (a reload) or someone was first:
+    a new link would silently kill the one just handed over, so none is made."""
+    if replaces is not None and replaces != links.newest(target, "reset"):
+        raise AccountError(
+            f"A password link for {target.name} was made after this page was shown, so no "
+            "other was made: that one still works. If it was lost, create another."
+        )
     token = links.issue(target, "reset", actor, now)
     audit.record("password_link_created", actor=actor, target=target, **why)
     db.session.commit()

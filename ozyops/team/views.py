@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 
-from .. import audit, clock, htmx, notify, passwords
+from .. import audit, clock, htmx, links, notify, passwords
 from ..accounts import AccountError
 from ..extensions import credential_limit, db
 from ..forms import EmptyForm, SudoForm
@@ -195,6 +195,7 @@ def _deliver_link(user, purpose, token):
 
 def _member_page(target, status=200, **context):
     context.setdefault("password_paused_until", passwords.paused_until(target, clock.utcnow()))
+    context.setdefault("newest_link", links.newest(target, "reset"))
     context.setdefault("role_form", RoleForm(formdata=None, role=target.role))
     context.setdefault("form", SudoForm(formdata=None))
     return render_template("team/member.html", m=target, **context), status
@@ -250,7 +251,11 @@ def create_password_link(user_id):
     target, _, refusal = _member_action(user_id, "send_password_reset", "link")
     if refusal:
         return refusal
-    token = members.password_reset_link(current_user, target, clock.now())
+    replaces = request.form.get("replaces", type=int)  # absent: not from our page, no check
+    try:
+        token = members.password_reset_link(current_user, target, clock.now(), replaces)
+    except AccountError as e:
+        return _member_page(target, 409, error=str(e), error_for="link")
     return _member_page(target, password_link=_deliver_link(target, "reset", token))
 
 

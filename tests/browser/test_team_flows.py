@@ -615,3 +615,16 @@ def test_an_error_below_the_fold_comes_back_in_view_on_a_phone(any_page, clinic,
     error = page.get_by_text("The two passwords are different.")
     expect(error).to_be_in_viewport()
     expect(page.get_by_label("Type it again")).to_be_focused()
+
+
+def test_reloading_the_page_with_a_password_link_keeps_that_link_working(
+    any_page, browser_for, clinic, clock
+):
+    """The link is the answer to a form: the browser's reload sends the form again, which
+    must not make a new link and kill the one just copied."""
+    page = any_page
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    link = team.manage("Sam Park").create_password_link()
+    page.reload()
+    expect(page.get_by_role("alert")).to_contain_text("was made after this page was shown")
+    SetPasswordPage(browser_for()).open(link)  # still works

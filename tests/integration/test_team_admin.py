@@ -259,6 +259,35 @@ def test_password_link_sets_a_password_but_mfa_still_applies(browser, make_brows
     assert len(events(app, "password_reset")) == 1
 
 
+def test_a_resent_password_link_form_does_not_kill_the_link_just_made(
+    browser, make_browser, clinic
+):
+    """Without JavaScript the link is shown in answer to the POST: a reload sends the form
+    again. That must not make a new link, which would end the one already handed over."""
+    browser.login_with_code(clinic["owner"].email)
+    member_page = f"{TEAM}/{clinic['member'].id}"
+    url = f"{member_page}/password-link"
+
+    def made(response):
+        found = re.search(r'id="password-link"[^>]*>http://localhost([^<]+)<', response.text)
+        return found.group(1) if found else None
+
+    def replaces(page):
+        return re.search(r'name="replaces" value="(\d+)"', page).group(1)
+
+    shown = replaces(browser.get(member_page).text)
+    first = made(browser.post(url, {"replaces": shown}, page=member_page))
+    resent = browser.post(url, {"replaces": shown}, page=member_page)  # the reload
+    assert resent.status_code == 409 and made(resent) is None
+    assert "was made after this page was shown" in resent.text
+    assert make_browser().get(first).status_code == 200  # still works
+    # Asked again from the page as it is now: a new link, and the first one ends.
+    second = made(browser.post(url, {"replaces": replaces(resent.text)}, page=member_page))
+    assert second and second != first
+    assert make_browser().get(first).status_code == 410
+    assert make_browser().get(second).status_code == 200
+
+
 def test_role_change_and_ownership_transfer_keep_exactly_one_owner(browser, clinic, app):
     browser.login_with_code(clinic["owner"].email)
     r = browser.post(
