@@ -95,6 +95,11 @@ class User(db.Model):
         return self.totp_secret is not None
 
     @property
+    def joined(self) -> bool:
+        """Has accepted their invitation: set a password, or signed in (Google, Microsoft)."""
+        return self.password_hash is not None or self.last_login_at is not None
+
+    @property
     def has_mfa_to_reset(self) -> bool:
         """What Settings > Team's Reset MFA is for: an authenticator, or a lock to lift."""
         return self.mfa_enabled or self.mfa_locked_until is not None

@@ -25,7 +25,9 @@ def can(actor, action, target=None):
     if target is None or target.account_id != actor.account_id or target.id == actor.id:
         return False
     if action == "transfer_ownership":
-        return actor.role == "owner" and target.active
+        # N.B. not to someone invited who has not joined: the practice would have an owner
+        # who cannot sign in, and whoever holds the invitation link would become it.
+        return actor.role == "owner" and target.active and target.joined
     # The owner may act on anyone else; an admin on admins and members, never the owner
     # (whose own break-glass is the operator's `reset-mfa`); members on nobody.
     return actor.role in MANAGERS and target.role != "owner"

@@ -288,6 +288,24 @@ def test_a_resent_password_link_form_does_not_kill_the_link_just_made(
     assert make_browser().get(second).status_code == 200
 
 
+def test_ownership_cannot_go_to_someone_invited_who_has_not_joined(browser, clinic, app):
+    browser.login_with_code(clinic["owner"].email)
+    r = browser.post(
+        f"{TEAM}/add",
+        {"name": "New Person", "email": "new@example.com", "role": "admin"},
+        page=f"{TEAM}/add",
+    )
+    assert r.status_code == 200
+    with app.app_context():
+        invited = db.session.scalar(select(User).where(User.email == "new@example.com"))
+    page = f"{TEAM}/{invited.id}"
+    text = browser.get(page).text
+    assert "(invited, not joined yet)" in text and "Make New Person the owner" not in text
+    assert "can be made the owner once they have joined" in text
+    assert browser.post(f"{page}/transfer", {"confirm": "yes"}, page=page).status_code == 403
+    assert user(app, clinic["owner"]).role == "owner"
+
+
 def test_role_change_and_ownership_transfer_keep_exactly_one_owner(browser, clinic, app):
     browser.login_with_code(clinic["owner"].email)
     r = browser.post(

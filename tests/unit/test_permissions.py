@@ -30,10 +30,22 @@ ACCOUNT_ACTIONS = {
 }
 
 
-def person(id, role, account_id=1, kind="trades", active=True):
+def person(id, role, account_id=1, kind="trades", active=True, joined=True):
     return SimpleNamespace(
-        id=id, role=role, account_id=account_id, active=active, account=SimpleNamespace(kind=kind)
+        id=id,
+        role=role,
+        account_id=account_id,
+        active=active,
+        joined=joined,
+        account=SimpleNamespace(kind=kind),
     )
+
+
+def test_ownership_goes_only_to_someone_who_has_joined():
+    owner = person(1, "owner")
+    assert can(owner, "transfer_ownership", person(2, "admin")) is True
+    assert can(owner, "transfer_ownership", person(2, "admin", joined=False)) is False
+    assert can(owner, "transfer_ownership", person(2, "admin", active=False)) is False
 
 
 def cases():
