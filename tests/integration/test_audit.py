@@ -65,6 +65,9 @@ def test_audit_is_paginated(browser, office, app):
     browser.login(owner.email)
     first = browser.get("/settings/audit").text
     assert "61 entries, page 1 of 2" in first and "Older" in first
+    # Above the entries too: on a phone 50 of them are a long scroll.
+    assert first.count("61 entries, page 1 of 2") == 2
+    assert first.index("Pages, above the entries") < first.index("<tbody>")
     second = browser.get("/settings/audit?page=2").text
     assert "page 2 of 2" in second and "Newer" in second
     assert browser.get("/settings/audit?page=abc").status_code == 200
