@@ -6,7 +6,8 @@ Every datetime column is naive UTC (see clock.py).
 import json
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, func
+from sqlalchemy import ForeignKey, Index, String, Text, func, or_
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from werkzeug.routing import IntegerConverter
 
@@ -99,10 +100,16 @@ class User(db.Model):
         """Has accepted their invitation: set a password, or signed in (Google, Microsoft)."""
         return self.password_hash is not None or self.last_login_at is not None
 
-    @property
+    @hybrid_property
     def has_mfa_to_reset(self) -> bool:
-        """What Settings > Team's Reset MFA is for: an authenticator, or a lock to lift."""
-        return self.mfa_enabled or self.mfa_locked_until is not None
+        """What Reset MFA is for: an authenticator, or a lock to lift. The button shows, and
+        mfa.reset acts (in SQL, as one conditional UPDATE), on the same rule."""
+        return self.totp_secret is not None or self.mfa_locked_until is not None
+
+    @has_mfa_to_reset.inplace.expression
+    @classmethod
+    def _has_mfa_to_reset(cls):
+        return or_(cls.totp_secret.is_not(None), cls.mfa_locked_until.is_not(None))
 
     # Flask-Login's user protocol, spelled out rather than inherited from UserMixin so that
     # `is_active` follows our column.

@@ -22,7 +22,10 @@ from .secretbox import open_, seal
 
 MAX_FAILURES = 10
 LOCK_MINUTES = 15
-# Wrong codes or keys in a row at sign-in, after a correct password: someone else has it.
+# The third wrong code or key in a row, when it is typed at sign-in (after a correct
+# password): someone else probably has the password. N.B. the count is the lock's, so wrong
+# codes typed while signed in add to it too; one count, kept in one UPDATE, holds across
+# processes, where a second count for sign-ins alone would need a column of its own.
 WARN_AFTER_FAILURES = 3
 
 
@@ -264,9 +267,9 @@ def use_recovery_key(user, typed, now, keep_sid=None):
 
 def _failure(user, check, now, by=None):
     """Count a failed code or key (typed `by` a signed-in user, or None at sign-in); the
-    third in a row at sign-in warns the user that their password is probably known, and
-    the tenth locks the user for 15 minutes. The count is the user's, across sign-ins and
-    processes, until a right code or a lock."""
+    third in a row, typed at sign-in, warns the user that their password is probably known,
+    and the tenth locks the user for 15 minutes. The count is the user's, across sign-ins
+    and processes, until a right code or a lock."""
     audit.record("mfa_failed", actor=by, target=user, reason=check.outcome.value, kind=check.kind)
     failures = db.session.execute(
         update(User)
@@ -344,18 +347,7 @@ def reset(target, actor, reason=None, via="team"):
     second audit entry and sends no second notice. Returns whether this call did it.
     """
     won = db.session.execute(
-        update(User)
-        .where(
-            User.id == target.id,
-            or_(
-                User.totp_secret.is_not(None),
-                User.recovery_key_hash.is_not(None),
-                User.pending_totp_secret.is_not(None),
-                User.mfa_locked_until.is_not(None),
-                User.mfa_failures > 0,
-            ),
-        )
-        .values(**RESET_VALUES)
+        update(User).where(User.id == target.id, User.has_mfa_to_reset).values(**RESET_VALUES)
     ).rowcount
     if not won:
         db.session.rollback()

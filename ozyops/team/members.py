@@ -91,7 +91,7 @@ def password_reset_link(actor, target, now, replaces=None, **why):
     if replaces is not None and replaces != links.newest(target, "reset"):
         raise AccountError(
             f"A password link for {target.name} was made after this page was shown, so no "
-            "other was made: that one still works. If it was lost, create another."
+            "other was made. If the one you have was lost, create another."
         )
     token = links.issue(target, "reset", actor, now)
     audit.record("password_link_created", actor=actor, target=target, **why)

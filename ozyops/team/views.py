@@ -195,7 +195,10 @@ def _deliver_link(user, purpose, token):
 
 def _member_page(target, status=200, **context):
     context.setdefault("password_paused_until", passwords.paused_until(target, clock.utcnow()))
-    context.setdefault("newest_link", links.newest(target, "reset"))
+    # A page that answers a refused Create password link keeps the link it was shown with:
+    # made from the newest one instead, a reload then sent again would pass the check.
+    shown = request.form.get("replaces", type=int) if request.method == "POST" else None
+    context.setdefault("newest_link", links.newest(target, "reset") if shown is None else shown)
     context.setdefault("role_form", RoleForm(formdata=None, role=target.role))
     context.setdefault("form", SudoForm(formdata=None))
     return render_template("team/member.html", m=target, **context), status
@@ -255,7 +258,8 @@ def create_password_link(user_id):
     try:
         token = members.password_reset_link(current_user, target, clock.now(), replaces)
     except AccountError as e:
-        return _member_page(target, 409, error=str(e), error_for="link")
+        newest = links.newest(target, "reset")  # asked again from here, a new link is meant
+        return _member_page(target, 409, error=str(e), error_for="link", newest_link=newest)
     return _member_page(target, password_link=_deliver_link(target, "reset", token))
 
 

@@ -288,6 +288,49 @@ def test_a_resent_password_link_form_does_not_kill_the_link_just_made(
     assert make_browser().get(second).status_code == 200
 
 
+def test_a_resent_link_form_refused_for_its_code_still_keeps_the_link(
+    browser, make_browser, clinic
+):
+    """Reloaded more than 10 minutes later, the form comes back asking for a code: the page
+    it comes back as must still name the link shown then, or a fresh code would replace it."""
+    browser.login_with_code(clinic["owner"].email)
+    member_page = f"{TEAM}/{clinic['member'].id}"
+    url = f"{member_page}/password-link"
+    r = browser.post(url, {"replaces": "0"}, page=member_page)
+    first = re.search(r'id="password-link"[^>]*>http://localhost([^<]+)<', r.text).group(1)
+    browser.clock.advance(minutes=11)
+    resent = browser.post(url, {"replaces": "0", "credential": "000000"}, page=member_page)
+    assert resent.status_code == 422
+    assert 'name="replaces" value="0"' in resent.text
+    again = browser.post(url, {"replaces": "0", "credential": browser.code()}, page=member_page)
+    assert again.status_code == 409
+    assert make_browser().get(first).status_code == 200
+
+
+def test_add_member_with_an_error_focuses_that_field(browser, clinic):
+    browser.login_with_code(clinic["owner"].email)
+    r = browser.post(
+        f"{TEAM}/add", {"name": "New Person", "email": "", "role": "member"}, page=f"{TEAM}/add"
+    )
+    assert r.status_code == 422
+    tags = {m.group(1): m.group(0) for m in re.finditer(r'<input[^>]*\bid="(\w+)"[^>]*>', r.text)}
+    assert "autofocus" in tags["email"] and "autofocus" not in tags["name"]
+
+
+def test_reset_mfa_acts_on_what_its_button_is_for(browser, clinic, app):
+    """Only an authenticator or a lock: wrong codes counted but no lock, with no
+    authenticator, are nothing to reset (no notice, no ended sessions, no entry)."""
+    with app.app_context():
+        u = db.session.get(User, clinic["member"].id)
+        u.totp_secret, u.mfa_failures = None, 2
+        db.session.commit()
+    browser.login_with_code(clinic["owner"].email)
+    url = f"{TEAM}/{clinic['member'].id}/reset-mfa"
+    assert browser.post(url, {}, page=TEAM).status_code == 303
+    assert "nothing to reset" in browser.get(TEAM).text
+    assert events(app, "mfa_reset") == []
+
+
 def test_ownership_cannot_go_to_someone_invited_who_has_not_joined(browser, clinic, app):
     browser.login_with_code(clinic["owner"].email)
     r = browser.post(
