@@ -14,8 +14,8 @@ def create_app(test_config=None):
     config.load(app, test_config)
     if not app.logger.level:
         # N.B. without a mail server, security notifications are only in this log, at INFO,
-        # which Python's default level (WARNING) would drop. A level set by the operator's
-        # own logging configuration wins.
+        # which Python's default level (WARNING) would drop. A level the operator's logging
+        # configuration sets on the "ozyops" logger wins.
         app.logger.setLevel(logging.INFO)
 
     from . import admission, cli, errors, extensions, headers, sessions
