@@ -195,10 +195,11 @@ def _deliver_link(user, purpose, token):
 
 def _member_page(target, status=200, **context):
     context.setdefault("password_paused_until", passwords.paused_until(target, clock.utcnow()))
-    # A page that answers a refused Create password link keeps the link it was shown with:
-    # made from the newest one instead, a reload then sent again would pass the check.
-    shown = request.form.get("replaces", type=int) if request.method == "POST" else None
-    context.setdefault("newest_link", links.newest(target, "reset") if shown is None else shown)
+    if "newest_link" not in context:
+        # A page that answers a refused Create password link keeps the link it was shown
+        # with: made from the newest one instead, a reload sent again would pass the check.
+        shown = request.form.get("replaces", type=int)
+        context["newest_link"] = links.newest(target, "reset") if shown is None else shown
     context.setdefault("role_form", RoleForm(formdata=None, role=target.role))
     context.setdefault("form", SudoForm(formdata=None))
     return render_template("team/member.html", m=target, **context), status
