@@ -10,6 +10,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from .security import secretbox
+
 DEFAULTS = {
     "TOTP_ISSUER": "OzyOps",
     "LOGIN_RATE_LIMIT": "30 per minute",
@@ -57,6 +59,7 @@ def load(app, test_config=None):
         app.config["ENCRYPTION_KEYS"] = _instance_secret(
             app, "encryption_keys", Fernet.generate_key().decode()
         )
+    secretbox.box(app.config["ENCRYPTION_KEYS"])
     url = app.config.get("DATABASE_URL") or (
         "sqlite:///" + os.path.join(app.instance_path, "ozyops.sqlite")
     )

@@ -8,9 +8,23 @@ from cryptography.fernet import Fernet, MultiFernet
 from flask import current_app
 
 
+def box(keys_text):
+    """The MultiFernet for an `ENCRYPTION_KEYS` value, or ValueError naming the setting
+    (config.load calls it at start-up, so a mistyped key stops the server there and not
+    at someone's first sign-in)."""
+    keys = [k.strip() for k in (keys_text or "").split(",") if k.strip()]
+    try:
+        return MultiFernet([Fernet(k) for k in keys])
+    except ValueError:
+        raise ValueError(
+            "ENCRYPTION_KEYS must be one or more Fernet keys separated by commas; make one "
+            'with: python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"'
+        ) from None
+
+
 def _box():
-    keys = [k.strip() for k in current_app.config["ENCRYPTION_KEYS"].split(",") if k.strip()]
-    return MultiFernet([Fernet(k) for k in keys])
+    return box(current_app.config["ENCRYPTION_KEYS"])
 
 
 def seal(plaintext: str) -> str:

@@ -2,6 +2,7 @@
 
 import os
 import stat
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,6 +13,8 @@ from sqlalchemy import create_engine, text
 from ozyops import create_app
 from ozyops.extensions import db
 from tests.conftest import PG_URL
+
+ROOT = Path(__file__).parents[2]
 
 
 def test_db_upgrade_matches_the_models(tmp_path):
@@ -83,3 +86,35 @@ def test_environment_wins_over_instance_config(tmp_path, monkeypatch):
     assert app.config["LOGIN_RATE_LIMIT"] == "5 per minute"
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.example/ozy"
     assert app.config["RATELIMIT_STORAGE_URI"] == "ozyops-memory://"
+
+
+def test_a_mistyped_encryption_key_stops_the_server_at_start_up(tmp_path):
+    """Not at the first sign-in or enrolment, as a 500 for every person of the practice."""
+    import subprocess
+    import sys
+
+    good = Fernet.generate_key().decode()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OZYOPS_")} | {
+        "OZYOPS_SECRET_KEY": "x",
+        "OZYOPS_DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite",
+    }
+    for keys in ("not-a-fernet-key", f"{good},{good[:-4]}", " , "):
+        run = subprocess.run(
+            [sys.executable, "-c", "import wsgi"],
+            env=env | {"OZYOPS_ENCRYPTION_KEYS": keys},
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert run.returncode != 0
+        last = run.stderr.strip().splitlines()[-1]
+        assert last.startswith("ValueError: ENCRYPTION_KEYS must be one or more Fernet keys")
+        assert "not-a-fernet-key" not in run.stderr and good[:16] not in run.stderr
+    ok = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        env=env | {"OZYOPS_ENCRYPTION_KEYS": f"{Fernet.generate_key().decode()},{good}"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert ok.returncode == 0, ok.stderr
