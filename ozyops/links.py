@@ -40,17 +40,20 @@ def newest(user, purpose):
     )
 
 
+def end_unused(user, now, purpose=None):
+    """`user`'s unused links (of `purpose`, or of both kinds) stop working: a new link
+    replaces the older ones of its kind, and a new password or a deactivation ends them all,
+    so a link left in a mailbox cannot set a password over the one chosen since, or come
+    back to life when the person is reactivated."""
+    unused = update(UserToken).where(UserToken.user_id == user.id, UserToken.used_at.is_(None))
+    if purpose is not None:
+        unused = unused.where(UserToken.purpose == purpose)
+    db.session.execute(unused.values(used_at=clock.naive(now)))
+
+
 def issue(user, purpose, created_by, now):
     """A new link token for `user`; earlier unused links of the same purpose stop working."""
-    db.session.execute(
-        update(UserToken)
-        .where(
-            UserToken.user_id == user.id,
-            UserToken.purpose == purpose,
-            UserToken.used_at.is_(None),
-        )
-        .values(used_at=clock.naive(now))
-    )
+    end_unused(user, now, purpose)
     token = secrets.token_urlsafe(32)
     db.session.add(
         UserToken(
@@ -100,6 +103,7 @@ def set_password(token, password, now):
         db.session.rollback()
         raise LinkError("This link has already been used.")
     passwords.set_new(user, password_hash)
+    end_unused(user, now)  # an invitation still unused, say, after a reset link
     event = "invitation_accepted" if link.purpose == "invite" else "password_reset"
     audit.record(event, actor=user, target=user)
     db.session.commit()

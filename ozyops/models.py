@@ -95,10 +95,16 @@ class User(db.Model):
     def mfa_enabled(self) -> bool:
         return self.totp_secret is not None
 
-    @property
+    @hybrid_property
     def joined(self) -> bool:
-        """Has accepted their invitation: set a password, or signed in (Google, Microsoft)."""
+        """Has accepted their invitation: set a password, or signed in (Google, Microsoft).
+        In SQL too: a transfer of ownership writes only to someone who has joined."""
         return self.password_hash is not None or self.last_login_at is not None
+
+    @joined.inplace.expression
+    @classmethod
+    def _joined(cls):
+        return or_(cls.password_hash.is_not(None), cls.last_login_at.is_not(None))
 
     @hybrid_property
     def has_mfa_to_reset(self) -> bool:

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from .. import audit, clock, htmx, notify, passwords, sessions
+from .. import audit, clock, htmx, links, notify, passwords, sessions
 from ..auth import sso
 from ..auth.forms import ChangePasswordForm
 from ..extensions import credential_limit, db
@@ -88,6 +88,7 @@ def change_password():
     if problem := passwords.problem_with(form.password.data, (me.email, me.name, me.account.name)):
         return _profile_page(422, password_form=form, new_password_problem=problem)
     passwords.set_new(current_user, passwords.hash_password(form.password.data))
+    links.end_unused(current_user, clock.now())
     audit.record("password_changed", actor=current_user, target=current_user)
     db.session.commit()
     sessions.end_all_for(current_user.id, keep_sid=session.sid)

@@ -1,7 +1,7 @@
 """What owners and admins do to the people of their account. Permission is checked by the
 views with `permissions.can` before any of these is called; these own the transaction."""
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .. import audit, links, notify, sessions
 from ..accounts import AccountError, clean_name, insert_new, normalize_email
@@ -55,17 +55,23 @@ def change_role(actor, target, role):
         raise AccountError("Choose admin or member.")
     if role == target.role:
         return
-    old, target.role = target.role, role
+    old = target.role
+    if not _still(target, User.role != "owner", role=role):
+        raise AccountError(f"{target.name} is now the owner, so their role was not changed.")
     audit.record("role_changed", actor=actor, target=target, old=old, new=role)
     db.session.commit()
     notify.send(target, "role_changed")
 
 
-def set_active(actor, target, active):
-    """Deactivate (ending every session at once) or reactivate a member."""
+def set_active(actor, target, active, now):
+    """Deactivate (ending every session and unused password link at once) or reactivate a
+    member."""
     if target.active == active:
         return
-    target.active = active
+    if not _still(target, User.role != "owner", active=active):
+        raise AccountError(f"{target.name} is now the owner, so they were not deactivated.")
+    if not active:
+        links.end_unused(target, now)
     event = "member_reactivated" if active else "member_deactivated"
     audit.record(event, actor=actor, target=target)
     db.session.commit()
@@ -75,10 +81,32 @@ def set_active(actor, target, active):
 
 def transfer_ownership(actor, target):
     """The owner hands the account over; they become an admin. Always exactly one owner."""
-    actor.role, target.role = "admin", "owner"
+    if not _still(actor, User.role == "owner", role="admin"):
+        raise AccountError("You are no longer the owner, so ownership was not transferred.")
+    if not _still(
+        target, User.active.is_(True) & User.joined & (User.role != "owner"), role="owner"
+    ):
+        raise AccountError(
+            f"{target.name} was deactivated meanwhile, so ownership was not transferred."
+        )
     audit.record("ownership_transferred", actor=actor, target=target)
     db.session.commit()
     notify.send(target, "role_changed")
+
+
+def _still(user, condition, **values):
+    """Write `values` to `user`'s row only if `condition` still holds there, in SQL.
+
+    N.B. `can()` judged the copy loaded earlier in this request; another request (a second
+    tab, another admin, a transfer of ownership) may have changed the row since, and
+    "always exactly one owner" must hold whatever order they commit in. When it no longer
+    holds, nothing of this transaction is kept and False is returned."""
+    changed = db.session.execute(
+        update(User).where(User.id == user.id, condition).values(**values)
+    ).rowcount
+    if not changed:
+        db.session.rollback()
+    return bool(changed)
 
 
 def password_reset_link(actor, target, now, replaces=None, **why):

@@ -194,6 +194,8 @@ def _deliver_link(user, purpose, token):
 
 
 def _member_page(target, status=200, **context):
+    """The member page as the database has it now. An `error` without `error_for` shows at
+    the top: after a refusal because someone else changed the row, its form may be gone."""
     context.setdefault("password_paused_until", passwords.paused_until(target, clock.utcnow()))
     if "newest_link" not in context:
         # A page that answers a refused Create password link keeps the link it was shown
@@ -227,7 +229,10 @@ def change_role(user_id):
     target, form, refusal = _member_action(user_id, "change_role", "role", RoleForm)
     if refusal:
         return refusal
-    members.change_role(current_user, target, form.role.data)
+    try:
+        members.change_role(current_user, target, form.role.data)
+    except AccountError as e:
+        return _member_page(target, 409, error=str(e))
     flash(f"{target.name} is now {target.role}.", "info")
     return redirect(url_for("team.show_member", user_id=target.id), code=303)
 
@@ -237,13 +242,24 @@ def change_role(user_id):
 @login_required
 def set_active(user_id):
     """Deactivate or reactivate (the form says which)."""
+    if request.form.get("active") not in ("0", "1"):
+        abort(400)  # not the page's form, which always sends one or the other
     active = request.form.get("active") == "1"
     action = "reactivate" if active else "deactivate"
     target, _, refusal = _member_action(user_id, action, "active")
     if refusal:
         return refusal
-    members.set_active(current_user, target, active)
-    flash(f"{target.name} was {'reactivated' if active else 'deactivated'}.", "info")
+    try:
+        members.set_active(current_user, target, active, clock.now())
+    except AccountError as e:
+        return _member_page(target, 409, error=str(e))
+    message = f"{target.name} was {'reactivated' if active else 'deactivated'}."
+    if active and not target.joined:
+        message += (
+            " They have not joined yet: create a password link for them, as links made"
+            " before they were deactivated no longer work."
+        )
+    flash(message, "info")
     return redirect(url_for("team.show_member", user_id=target.id), code=303)
 
 
@@ -276,6 +292,9 @@ def transfer_ownership(user_id):
         return _member_page(
             target, 422, error="Tick the box to confirm the new owner.", error_for="transfer"
         )
-    members.transfer_ownership(current_user, target)
+    try:
+        members.transfer_ownership(current_user, target)
+    except AccountError as e:
+        return _member_page(target, 409, error=str(e))
     flash(f"{target.name} is now the owner. You are an admin.", "info")
     return redirect(url_for("team.show_team"), code=303)

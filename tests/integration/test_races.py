@@ -4,7 +4,8 @@ enrolment. Runs on SQLite and, with OZYOPS_TEST_DATABASE_URL, on PostgreSQL."""
 import threading
 from datetime import timedelta
 
-from sqlalchemy import event, select
+import pytest
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from ozyops.accounts import AccountError
@@ -12,6 +13,7 @@ from ozyops.extensions import db
 from ozyops.models import AuditEvent, User
 from ozyops.security import mfa, totp
 from ozyops.team import members
+from ozyops.team.permissions import can
 from tests.conftest import RECOVERY_KEY, SECRET
 
 ROUNDS = 15
@@ -160,3 +162,107 @@ def test_two_invitations_of_one_email_at_once_add_one_member(app, factory, clock
     with app.app_context():
         added = db.session.scalars(select(User).where(User.email == "new@example.com")).all()
         assert len(added) == 1
+
+
+def _owners(app, account_id):
+    with app.app_context():
+        return db.session.scalars(
+            select(User.email).where(User.account_id == account_id, User.role == "owner")
+        ).all()
+
+
+@pytest.fixture
+def practice(factory):
+    account = factory.account(kind="law")
+    return account, {
+        name: factory.user(account_id=account, role=role, email=f"{name}@example.com", name=name)
+        for name, role in [("owner", "owner"), ("admin", "admin"), ("sam", "member")]
+    } | {"kim": factory.user(account_id=account, role="member", email="kim@example.com")}
+
+
+def _meanwhile(app, *changes):
+    """Another request commits `changes` ({user id: values}) after this one loaded its rows."""
+    with app.app_context(), db.engine.begin() as other:
+        for user_id, values in changes:
+            other.execute(update(User).where(User.id == user_id).values(**values))
+
+
+def _stale_pair(actor_ref, target_ref):
+    """The actor and target as `can()` judged them, loaded before the other request wrote."""
+    actor, target = db.session.get(User, actor_ref.id), db.session.get(User, target_ref.id)
+    assert can(actor, "transfer_ownership" if actor.role == "owner" else "change_role", target)
+    return actor, target
+
+
+@pytest.mark.parametrize("action", ["change_role", "deactivate"])
+def test_an_admin_acting_on_someone_just_made_owner_changes_nothing(app, practice, clock, action):
+    """The owner hands the practice to Sam while an admin, on a page loaded before, makes
+    Sam an admin or deactivates Sam: one owner, never none or a deactivated one."""
+    account, people = practice
+    with app.app_context():
+        admin, sam = _stale_pair(people["admin"], people["sam"])
+        _meanwhile(app, (people["owner"].id, {"role": "admin"}), (sam.id, {"role": "owner"}))
+        with pytest.raises(AccountError, match="sam is now the owner"):
+            if action == "change_role":
+                members.change_role(admin, sam, "admin")
+            else:
+                members.set_active(admin, sam, False, clock.now)
+        assert db.session.scalars(select(AuditEvent.event)).all() == []
+    assert _owners(app, account) == ["sam@example.com"]
+    with app.app_context():
+        assert db.session.get(User, people["sam"].id).active
+
+
+def test_make_owner_from_two_tabs_makes_one_owner(app, practice):
+    account, people = practice
+    with app.app_context():
+        owner, kim = _stale_pair(people["owner"], people["kim"])
+        _meanwhile(app, (owner.id, {"role": "admin"}), (people["sam"].id, {"role": "owner"}))
+        with pytest.raises(AccountError, match="no longer the owner"):
+            members.transfer_ownership(owner, kim)
+    assert _owners(app, account) == ["sam@example.com"]
+
+
+def test_make_owner_of_someone_deactivated_meanwhile_changes_nothing(app, practice):
+    account, people = practice
+    with app.app_context():
+        owner, kim = _stale_pair(people["owner"], people["kim"])
+        _meanwhile(app, (kim.id, {"active": False}))
+        with pytest.raises(AccountError, match="deactivated meanwhile"):
+            members.transfer_ownership(owner, kim)
+    assert _owners(app, account) == ["owner@example.com"]  # the first UPDATE undone too
+
+
+def test_a_transfer_and_a_role_change_at_once_leave_exactly_one_owner(app, practice, clock):
+    """The reviewer's race, on real threads: whichever commits first, one owner."""
+    account, people = practice
+    for _ in range(ROUNDS):
+        with app.app_context(), db.engine.begin() as reset:
+            reset.execute(update(User).where(User.id == people["owner"].id).values(role="owner"))
+            reset.execute(update(User).where(User.id == people["sam"].id).values(role="member"))
+        barrier = threading.Barrier(2)
+
+        def worker(actor_ref, act, barrier=barrier):
+            with app.app_context():
+                actor = db.session.get(User, actor_ref.id)
+                sam = db.session.get(User, people["sam"].id)
+                barrier.wait()
+                try:
+                    act(actor, sam)
+                except AccountError:
+                    pass
+                finally:
+                    db.session.remove()
+
+        threads = [
+            threading.Thread(target=worker, args=(people["owner"], members.transfer_ownership)),
+            threading.Thread(
+                target=worker,
+                args=(people["admin"], lambda a, s: members.change_role(a, s, "admin")),
+            ),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(_owners(app, account)) == 1
