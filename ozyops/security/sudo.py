@@ -31,10 +31,6 @@ def is_recent(now):
     return at is not None and clock.naive(now) - at < WINDOW
 
 
-def credential_label(user):
-    return "Authentication code" if user.mfa_enabled else "Your password"
-
-
 def refusal(user, credential, now):
     """None when sudo mode holds (recent proof, or a good `credential` now, which renews
     it); else the message to show beside the form."""
@@ -46,7 +42,8 @@ def refusal(user, credential, now):
             "then do this within 10 minutes."
         )
     if not credential:
-        return f"For your security, enter your {credential_label(user).lower()}."
+        asked = "authentication code" if user.mfa_enabled else "password"
+        return f"For your security, enter your {asked}."
     return confirm(user, credential, now)
 
 

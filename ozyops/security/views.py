@@ -109,11 +109,20 @@ def show_security():
 
 
 @bp.post("/security/enrol")
+@credential_limit
 @login_required
 def start_enrolment():
-    """Enable MFA: a new secret, shown as a QR code and a setup key until verified."""
+    """Enable MFA: a new secret, shown as a QR code and a setup key until verified. In sudo
+    mode, as every change to how one signs in: someone holding a stolen session must not
+    tie the account to their own phone."""
     if current_user.mfa_enabled:
         return _panel(state="on", status=409, error="MFA is already on.")
+    form = SudoForm()
+    if not form.validate_on_submit():
+        error = form.credential.errors[0]
+        return _panel(state="off", status=422, error=error, error_for="enrol")
+    if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
+        return _panel(state="off", status=422, error=problem, error_for="enrol")
     secret = mfa.start_enrolment(current_user, clock.now())
     return _panel(state="enrolling", secret=secret, form=CodeForm(formdata=None))
 

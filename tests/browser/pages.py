@@ -241,7 +241,14 @@ class SecurityPage(Screen):
         """The one "Authentication code" field of the enrolment step."""
         return self.page.get_by_label("Authentication code", exact=True)
 
-    def enable(self):
+    @property
+    def password(self):
+        """The password Enable MFA asks for over 10 minutes after signing in (sudo mode)."""
+        return self.page.get_by_label("Your password", exact=True)
+
+    def enable(self, password=None):
+        if password is not None:
+            self.password.fill(password)
         self.enable_button.click()
         self.page.get_by_role("heading", name="Set up your authenticator app").wait_for()
         self.qr.locator("svg").wait_for()

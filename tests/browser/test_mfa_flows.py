@@ -19,7 +19,7 @@ from tests.browser.pages import (
     SecurityPage,
     url,
 )
-from tests.conftest import RECOVERY_KEY, SECRET
+from tests.conftest import PASSWORD, RECOVERY_KEY, SECRET
 
 WRONG_CODE = "That code didn't work"
 RECOVERY_KEY_FORMAT = re.compile(r"^[0-9A-Z]{5}(-[0-9A-Z]{5}){4}$")
@@ -388,7 +388,12 @@ def test_an_unfinished_enrolment_expires_after_15_minutes(any_page, factory, clo
     expect(security.error()).to_contain_text("This setup has expired")
     expect(security.mfa_status).to_have_text(re.compile(r"^MFA is off\."))
     security.settled()
-    security.enable()
+    # Over 10 minutes since signing in: starting again asks for the password (sudo mode),
+    # and without it nothing starts.
+    expect(security.password).to_be_visible()
+    security.enable_button.click()
+    expect(security.setup_key).to_have_count(0)
+    security.enable(password=PASSWORD)
     phone = security.type_setup_key(clock)
     security.verify_expecting_recovery_key(phone.code())
 

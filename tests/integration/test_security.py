@@ -52,6 +52,34 @@ def test_enable_mfa_shows_qr_setup_key_and_code_field(browser, pat, htmx):
     assert r.headers["Vary"].count("HX-Request") == 1
 
 
+@pytest.mark.parametrize("htmx", [True, False])
+def test_enable_mfa_over_ten_minutes_after_sign_in_asks_for_the_password(
+    browser, pat, clock, app, htmx
+):
+    """STYLE.md: fresh authentication before changing a factor. Someone holding a stolen
+    session must not tie the account to their own phone."""
+    clock.advance(minutes=11)
+    page = browser.get(PAGE).text
+    assert 'id="credential-enrol"' in page and "To confirm it is you, enter your password" in page
+    r = browser.post(PAGE + "/enrol", htmx=htmx)
+    assert r.status_code == 422 and 'id="setup-key"' not in r.text
+    assert "For your security, enter your password." in r.text
+    assert ("<html" in r.text) is not htmx
+    assert re.search(r'id="credential-enrol"[^>]*autofocus', r.text)
+    r = browser.post(PAGE + "/enrol", {"credential": "not my password"}, htmx=htmx)
+    assert r.status_code == 422 and "That password is not right." in r.text
+    with app.app_context():
+        assert db.session.get(User, pat.id).pending_totp_secret is None
+    r = browser.post(PAGE + "/enrol", {"credential": "correct horse battery"}, htmx=htmx)
+    assert r.status_code == 200 and 'id="setup-key"' in r.text
+
+
+def test_enable_mfa_just_after_sign_in_asks_for_nothing_more(browser, pat):
+    page = browser.get(PAGE).text
+    assert 'name="credential"' not in page
+    assert browser.post(PAGE + "/enrol").status_code == 200
+
+
 def test_pending_secret_is_on_the_server_encrypted_not_in_the_cookie(browser, pat, app):
     _, secret = enable_mfa(browser)
     assert secret not in browser.client.get_cookie("ozyops_session").value

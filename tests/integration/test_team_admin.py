@@ -433,7 +433,7 @@ def test_signing_out_the_others_later_asks_for_a_code_or_password(
     wrong = "000000" if mfa else "not my password"
     refusals = {
         "x" * 300: "That is too long to be a code or a password.",
-        "": f"For your security, enter your {label.lower()}.",
+        "": f"For your security, enter your {'authentication code' if mfa else 'password'}.",
         wrong: "That code didn&#39;t work." if mfa else "That password is not right.",
     }
     for typed, message in refusals.items():
