@@ -79,9 +79,9 @@ class Check:
     def message(self):
         if self.outcome is Outcome.LOCKED:
             return (
-                f"Too many wrong attempts. For your security, codes and recovery keys for this "
-                f"sign-in are locked for {LOCK_MINUTES} minutes, until "
-                f"{self.locked_until:%H:%M} UTC. Lost your phone and your recovery key? "
+                f"Too many wrong attempts. For your security, codes and recovery keys for "
+                f"this account are locked until {self.locked_until:%H:%M} UTC (at most "
+                f"{LOCK_MINUTES} minutes). Lost your phone and your recovery key? "
                 f"{self.lost_both}"
             )
         if self.outcome is Outcome.CLOCK_OFF:

@@ -233,7 +233,7 @@ def change_role(user_id):
         members.change_role(current_user, target, form.role.data)
     except AccountError as e:
         return _member_page(target, 409, error=str(e))
-    flash(f"{target.name} is now {target.role}.", "info")
+    flash(f"{target.name} is now {'an' if target.role == 'admin' else 'a'} {target.role}.", "info")
     return redirect(url_for("team.show_member", user_id=target.id), code=303)
 
 

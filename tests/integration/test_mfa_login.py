@@ -140,7 +140,9 @@ def test_ten_failures_lock_the_user_for_15_minutes_across_logins(make_browser, d
     assert count(app, "mfa_locked") == 0
     r = b.post("/login/mfa", {"code": "111111"})  # the tenth in a row
     assert count(app, "mfa_locked") == 1
-    assert "locked for 15 minutes" in r.text
+    assert re.search(
+        r"for this account are locked until \d\d:\d\d UTC \(at most 15 minutes\)", r.text
+    )
     r = b.post("/login/mfa", {"code": b.code()}, page="/login/mfa")
     assert r.status_code == 422 and "locked" in r.text  # even the right code, while locked
     r = b.post("/login/recovery", {"recovery_key": RECOVERY_KEY}, page="/login/recovery")
@@ -162,6 +164,32 @@ def test_pending_login_expires_after_ten_minutes(browser, doc, clock):
     assert r.status_code == 303 and r.headers["Location"] == "/login"
     assert "longer than 10 minutes" in browser.get("/login").text
     assert browser.get("/dashboard").status_code == 302
+
+
+def test_a_code_step_whose_session_is_gone_says_the_sign_in_ended(browser, doc, clock):
+    """Past the whole session's lifetime even the row is gone, so the form's token is stale
+    before the step can say why; the login page still says what ended."""
+    browser.login(doc.email)
+    browser.get("/login/mfa")
+    clock.advance(hours=13)
+    r = browser.post("/login/mfa", {"code": browser.code()})
+    assert r.status_code == 303 and r.headers["Location"] == "/login"
+    assert (
+        "This sign-in has ended (it lasts 10 minutes). Log in again." in browser.get("/login").text
+    )
+
+
+@pytest.mark.parametrize("step", ["/login/mfa", "/login/recovery"])
+def test_a_second_tab_at_the_code_step_goes_to_the_dashboard_once_signed_in(browser, doc, step):
+    """Two tabs at the code step, the code entered in one: the other's form is stale (the
+    sign-in gave the session a new id), and sending it, or reloading after, is no error."""
+    browser.login(doc.email)
+    stale = browser.get(step) and browser.token
+    browser.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")
+    for _ in range(2):  # its Verify, then the reload that sends it again
+        r = browser.post(step, {"code": "123456", "recovery_key": "x", "csrf_token": stale})
+        assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
+    assert browser.get("/dashboard").status_code == 200
 
 
 def test_expired_pending_sends_other_pages_to_login(browser, doc, clock):

@@ -357,6 +357,7 @@ def test_role_change_and_ownership_transfer_keep_exactly_one_owner(browser, clin
         page=f"{TEAM}/{clinic['member'].id}",
     )
     assert r.status_code == 303 and user(app, clinic["member"]).role == "admin"
+    assert "Sam Park is now an admin." in browser.get(r.headers["Location"]).text
     r = browser.post(
         f"{TEAM}/{clinic['member'].id}/role",
         {"role": "owner"},
@@ -593,3 +594,24 @@ def test_a_page_judged_before_someone_became_owner_says_so(
     assert r.status_code == 409 and message in r.text
     owner = user(app, clinic["owner"])
     assert owner.role == "owner" and owner.active
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_the_reset_confirmation_puts_the_focus_on_its_question_not_on_confirm(
+    browser, clinic, htmx
+):
+    """Enter on a page just opened must not reset anyone's MFA: the question takes the
+    focus (and is read out); Confirm is a Tab away. Past 10 minutes the code field does."""
+    browser.login_with_code(clinic["owner"].email)
+    r = browser.get(
+        f"{TEAM}/{clinic['member'].id}/reset-mfa", headers={"HX-Request": "true"} if htmx else {}
+    )
+    assert re.search(r'<p id="confirm-\d+" tabindex="-1" autofocus>', r.text)
+    assert r.text.count("autofocus") == 1
+    browser.clock.advance(minutes=11)
+    r = browser.get(
+        f"{TEAM}/{clinic['member'].id}/reset-mfa", headers={"HX-Request": "true"} if htmx else {}
+    )
+    assert r.text.count("autofocus") == 1 and re.search(
+        r'id="credential-reset-\d+"[^>]*autofocus', r.text
+    )
