@@ -88,6 +88,9 @@ class User(db.Model):
     recovery_key_hash: Mapped[str | None] = mapped_column(String(128))
     mfa_failures: Mapped[int] = mapped_column(default=0)
     mfa_locked_until: Mapped[datetime | None]
+    # A keyed digest of the last wrong code or key (mfa._failure): the same one sent again,
+    # a reload of the page that said it was wrong, is not counted twice.
+    mfa_last_wrong: Mapped[str | None] = mapped_column(String(64))
 
     account: Mapped[Account] = relationship(back_populates="users")
 

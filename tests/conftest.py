@@ -100,6 +100,12 @@ def runner(app):
     return app.test_cli_runner()
 
 
+def wrong_codes(n):
+    """`n` different wrong codes. The same wrong code sent twice in a row counts once (a
+    reload of the page that said it was wrong: mfa._failure), so counts need different ones."""
+    return [f"{i:06d}" for i in range(n)]
+
+
 def csrf_from(html):
     match = re.search(r'"X-CSRFToken": "([^"]+)"', html)
     assert match, "page has no CSRF token"

@@ -126,8 +126,11 @@ def _pending_or_restart():
 
 def _restart_after(check, user):
     """Whether a failed check ends this pending login. A lock is shown where it happened,
-    so the person learns why, rather than being sent back to the password."""
-    return check.outcome is not mfa.Outcome.LOCKED and signin.count_pending_failure(user)
+    so the person learns why, rather than being sent back to the password; the same wrong
+    code sent again (a reload) is not one more."""
+    if check.outcome is mfa.Outcome.LOCKED or check.repeated:
+        return False
+    return signin.count_pending_failure(user)
 
 
 @bp.route("/login/mfa", methods=["GET", "POST"])

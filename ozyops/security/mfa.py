@@ -6,7 +6,8 @@ single-use codes (`totp_last_step < step`), the lockout counter, a consumed reco
 and a finished enrolment. Two requests racing on two workers cannot both win.
 """
 
-from dataclasses import dataclass
+import hmac
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -70,6 +71,7 @@ class Check:
     locked_until: datetime | None = None
     kind: str = "code"
     lost_both: str = LOST_BOTH[None]  # who can help (see `lost_both`)
+    repeated: bool = False  # the same wrong code or key as the last: not counted again
 
     @property
     def ok(self):
@@ -150,6 +152,7 @@ def enable(user, code, now):
             pending_totp_created_at=None,
             recovery_key_hash=recovery.hash_key(key),
             mfa_failures=0,
+            mfa_last_wrong=None,
             mfa_locked_until=None,
         )
     ).rowcount
@@ -215,8 +218,8 @@ def verify_code(user, code, now, signs_in=False):
             return Check(Outcome.OK)
         # N.B. a replayed code gets the ordinary message: it tells an attacker nothing.
         audit.record("code_reused", actor=by, target=user)
-        return _failure(user, Check(Outcome.INVALID), now, by)
-    return _failure(user, _miss(secret, code, now), now, by)
+        return _failure(user, Check(Outcome.INVALID), now, code, by)
+    return _failure(user, _miss(secret, code, now), now, code, by)
 
 
 # The single-use rule, built once (it runs on every sign-in). N.B. a plain statement on
@@ -229,7 +232,7 @@ _USE_STEP = (
         _users.c.totp_secret.is_not(None),
         or_(_users.c.totp_last_step.is_(None), _users.c.totp_last_step < bindparam("step")),
     )
-    .values(totp_last_step=bindparam("step"), mfa_failures=0)
+    .values(totp_last_step=bindparam("step"), mfa_failures=0, mfa_last_wrong=None)
 )
 _USE_STEP_SIGNING_IN = _USE_STEP.values(last_login_at=bindparam("at"))
 
@@ -251,12 +254,13 @@ def use_recovery_key(user, typed, now, keep_sid=None):
                 totp_secret=None,
                 totp_last_step=None,
                 mfa_failures=0,
+                mfa_last_wrong=None,
                 mfa_locked_until=None,
                 last_login_at=clock.naive(now),
             )
         ).rowcount
     if not won:
-        return _failure(user, Check(Outcome.INVALID, kind="recovery_key"), now)
+        return _failure(user, Check(Outcome.INVALID, kind="recovery_key"), now, typed)
     audit.record("recovery_key_used", actor=user, target=user)
     db.session.commit()
     # N.B. whoever has the lost phone may also have a signed-in browser: end them all.
@@ -265,24 +269,42 @@ def use_recovery_key(user, typed, now, keep_sid=None):
     return Check(Outcome.OK, kind="recovery_key")
 
 
-def _failure(user, check, now, by=None):
-    """Count a failed code or key (typed `by` a signed-in user, or None at sign-in); the
+def _failure(user, check, now, typed, by=None):
+    """Count a failed code or key (`typed` `by` a signed-in user, or None at sign-in); the
     third in a row, typed at sign-in, warns the user that their password is probably known,
     and the tenth locks the user for 15 minutes. The count is the user's, across sign-ins
-    and processes, until a right code or a lock."""
-    audit.record("mfa_failed", actor=by, target=user, reason=check.outcome.value, kind=check.kind)
+    and processes, until a right code or a lock.
+
+    N.B. the same wrong code or key as the last one is not counted again: it is the page
+    that said "wrong" reloaded (the browser sends its form again), or a double submit, and
+    it tells someone guessing nothing new. One conditional UPDATE decides."""
+    wrong = _digest(user, check.kind, typed)
     failures = db.session.execute(
         update(User)
-        .where(User.id == user.id)
-        .values(mfa_failures=User.mfa_failures + 1)
+        .where(
+            User.id == user.id,
+            or_(User.mfa_last_wrong.is_(None), User.mfa_last_wrong != wrong),
+        )
+        .values(mfa_failures=User.mfa_failures + 1, mfa_last_wrong=wrong)
         .returning(User.mfa_failures)
-    ).scalar_one()
+    ).scalar_one_or_none()
+    audit.record(
+        "mfa_failed",
+        actor=by,
+        target=user,
+        reason=check.outcome.value,
+        kind=check.kind,
+        **({"repeated": True} if failures is None else {}),
+    )
+    if failures is None:
+        db.session.commit()
+        return replace(check, repeated=True)
     if failures >= MAX_FAILURES:
         until = clock.naive(now) + timedelta(minutes=LOCK_MINUTES)
         locked = db.session.execute(
             update(User)
             .where(User.id == user.id, User.mfa_failures >= MAX_FAILURES)
-            .values(mfa_locked_until=until, mfa_failures=0)
+            .values(mfa_locked_until=until, mfa_failures=0, mfa_last_wrong=None)
         ).rowcount
         if locked:
             audit.record("mfa_locked", target=user, minutes=LOCK_MINUTES)
@@ -293,6 +315,15 @@ def _failure(user, check, now, by=None):
     if by is None and failures == WARN_AFTER_FAILURES:
         notify.send(user, "password_probably_known")
     return check
+
+
+def _digest(user, kind, typed):
+    """What `_failure` keeps of a wrong code or key: keyed, so the database holds nothing a
+    six-digit search could turn back into the code; in the form it is checked in, so
+    "123 456" again is the same code."""
+    value = (totp.clean(typed) or typed) if kind == "code" else recovery.normalize(typed)
+    message = f"{user.id}:{kind}:{value or ''}".encode()
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), message, "sha256").hexdigest()
 
 
 # --- changes to an enrolled user --------------------------------------------------------
@@ -336,6 +367,7 @@ RESET_VALUES = {
     "pending_totp_created_at": None,
     "recovery_key_hash": None,
     "mfa_failures": 0,
+    "mfa_last_wrong": None,
     "mfa_locked_until": None,
 }
 

@@ -1,5 +1,6 @@
 """The code step and the recovery step of sign-in (SPEC §2, §5)."""
 
+import hashlib
 import re
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, User
-from tests.conftest import RECOVERY_KEY
+from tests.conftest import RECOVERY_KEY, wrong_codes
 
 INVALID = "That code didn&#39;t work"
 
@@ -96,9 +97,10 @@ def test_clock_hint_when_the_phone_is_minutes_off(browser, doc, app):
 def test_five_wrong_codes_end_the_pending_login(browser, doc):
     browser.login(doc.email)
     browser.get("/login/mfa")
-    for _ in range(4):
-        assert browser.post("/login/mfa", {"code": "000000"}).status_code == 422
-    r = browser.post("/login/mfa", {"code": "000000"})
+    *first, fifth = wrong_codes(5)
+    for code in first:
+        assert browser.post("/login/mfa", {"code": code}).status_code == 422
+    r = browser.post("/login/mfa", {"code": fifth})
     assert r.status_code == 303 and r.headers["Location"] == "/login"
     assert "Log in again" in browser.get("/login").text
     assert browser.get("/login/mfa").headers["Location"] == "/login"
@@ -108,8 +110,8 @@ def test_three_wrong_codes_warn_the_user_their_password_is_known(browser, doc, a
     browser.login(doc.email)
     browser.get("/login/mfa")
     with caplog.at_level("INFO"):
-        for _ in range(3):
-            browser.post("/login/mfa", {"code": "000000"})
+        for code in wrong_codes(3):
+            browser.post("/login/mfa", {"code": code})
     assert "password_probably_known" in caplog.text
 
 
@@ -117,26 +119,81 @@ def test_the_warning_counts_wrong_codes_across_fresh_logins(browser, doc, caplog
     """Starting the login again must not start the count again: two wrong codes, log in
     again, two more: warned once, at the third."""
     with caplog.at_level("INFO"):
-        wrong_codes(browser, doc.email, 2)
+        sign_in_with_wrong_codes(browser, doc.email, 2)
         assert "password_probably_known" not in caplog.text
         browser.logout()
-        wrong_codes(browser, doc.email, 2)
+        sign_in_with_wrong_codes(browser, doc.email, 2, start=2)
     assert caplog.text.count("notification password_probably_known") == 1
 
 
-def wrong_codes(b, email, n):
-    """Log in with the password and send `n` wrong codes; returns the last response."""
+def test_a_wrong_code_sent_again_by_a_reload_is_not_counted_again(browser, doc, app, caplog):
+    """Reloading the page that said "wrong" sends the same code again: it tells someone
+    guessing nothing new, so it neither ends the sign-in, nor moves the lock nearer, nor
+    says the password is known. It is still in the audit log, marked as sent again."""
+    browser.login(doc.email)
+    browser.get("/login/mfa")
+    with caplog.at_level("INFO"):
+        for _ in range(6):
+            r = browser.post("/login/mfa", {"code": "111 111"})
+            assert r.status_code == 422 and "That code didn&#39;t work" in r.text
+        r = browser.post("/login/mfa", {"code": "111111"})  # as typed differently
+        assert r.status_code == 422
+    assert "password_probably_known" not in caplog.text
+    with app.app_context():
+        me = db.session.get(User, doc.id)
+        assert me.mfa_failures == 1
+        assert re.fullmatch(r"[0-9a-f]{64}", me.mfa_last_wrong)
+        assert me.mfa_last_wrong != hashlib.sha256(b"111111").hexdigest()  # keyed
+        failed = db.session.scalars(
+            select(AuditEvent.details).where(AuditEvent.event == "mfa_failed")
+        ).all()
+    assert len(failed) == 7 and sum('"repeated": true' in d for d in failed) == 6
+    browser.post("/login/mfa", {"code": "222222"})  # another wrong code counts
+    assert user_failures(app, doc) == 2
+    browser.post("/login/mfa", {"code": browser.code()})  # and the right one still works
+    assert browser.get("/dashboard").status_code == 200
+    assert user_failures(app, doc) == 0
+
+
+def test_after_a_right_code_the_same_wrong_code_counts_again(browser, make_browser, doc, app):
+    b = make_browser()
+    b.login(doc.email)
+    b.post("/login/mfa", {"code": "111111"}, page="/login/mfa")
+    b.post("/login/mfa", {"code": b.code()})
+    assert user_failures(app, doc) == 0
+    browser.clock.advance(seconds=30)
+    browser.login(doc.email)
+    browser.post("/login/mfa", {"code": "111111"}, page="/login/mfa")
+    assert user_failures(app, doc) == 1
+
+
+def test_a_wrong_recovery_key_sent_again_is_counted_once(browser, doc, app):
+    browser.login(doc.email)
+    for typed in ("ABCDE-ABCDE-ABCDE-ABCDE-ABCDE", "abcde abcde abcde abcde abcde"):
+        r = browser.post("/login/recovery", {"recovery_key": typed}, page="/login/recovery")
+        assert r.status_code == 422
+    assert user_failures(app, doc) == 1
+
+
+def user_failures(app, ref):
+    with app.app_context():
+        return db.session.get(User, ref.id).mfa_failures
+
+
+def sign_in_with_wrong_codes(b, email, n, start=0):
+    """Log in with the password and send `n` different wrong codes (the `start`-th on);
+    returns the last response."""
     b.login(email)
     b.get("/login/mfa")
-    for _ in range(n):
-        r = b.post("/login/mfa", {"code": "000000"})
+    for code in wrong_codes(start + n)[start:]:
+        r = b.post("/login/mfa", {"code": code})
     return r
 
 
 def test_ten_failures_lock_the_user_for_15_minutes_across_logins(make_browser, doc, clock, app):
-    wrong_codes(make_browser(), doc.email, 5)  # the fifth ends that pending login
+    sign_in_with_wrong_codes(make_browser(), doc.email, 5)  # the fifth ends that login
     b = make_browser()
-    assert "locked" not in wrong_codes(b, doc.email, 4).text
+    assert "locked" not in sign_in_with_wrong_codes(b, doc.email, 4, start=5).text
     assert count(app, "mfa_locked") == 0
     r = b.post("/login/mfa", {"code": "111111"})  # the tenth in a row
     assert count(app, "mfa_locked") == 1

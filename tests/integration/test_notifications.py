@@ -1,6 +1,8 @@
 """Security notifications by SMTP, against a real SMTP server on loopback (aiosmtpd: the
 `smtp` and `mail_app` fixtures in tests/conftest.py)."""
 
+from tests.conftest import wrong_codes
+
 
 def test_reset_mails_the_person_and_the_owner(mail_app, smtp, factory, browser):
     account = factory.account(kind="healthcare")
@@ -17,12 +19,12 @@ def test_reset_mails_the_person_and_the_owner(mail_app, smtp, factory, browser):
 
 def test_wrong_codes_and_lockout_are_mailed(mail_app, smtp, factory, make_browser):
     user = factory.user(email="kim@example.com", kind="law", mfa=True)
-    for _ in range(2):
+    for attempt in range(2):
         b = make_browser()
         b.login(user.email)
         b.get("/login/mfa")
-        for _ in range(5):
-            b.post("/login/mfa", {"code": "000000"})
+        for code in wrong_codes(10)[5 * attempt : 5 * attempt + 5]:
+            b.post("/login/mfa", {"code": code})
     bodies = " ".join(m[1] for m in smtp[0].messages)
     assert "password is probably known to someone else" in bodies
     assert "locked for 15 minutes" in bodies

@@ -14,7 +14,7 @@ from ozyops.models import AuditEvent, User
 from ozyops.security import mfa, totp
 from ozyops.team import members
 from ozyops.team.permissions import can
-from tests.conftest import RECOVERY_KEY, SECRET
+from tests.conftest import RECOVERY_KEY, SECRET, wrong_codes
 
 ROUNDS = 15
 
@@ -89,8 +89,10 @@ def test_a_double_submitted_enrolment_enables_once(app, factory, clock):
 def test_concurrent_failures_lock_exactly_once(app, factory, clock):
     user = factory.user(mfa=True)
 
+    codes = iter(wrong_codes(10))  # each thread its own: a wrong code again counts once
+
     def fail(u):
-        return mfa.verify_code(u, "000000", clock.now).outcome
+        return mfa.verify_code(u, next(codes), clock.now).outcome
 
     fail.user_id = user.id
     results = race(app, fail, n=10)

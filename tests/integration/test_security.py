@@ -190,6 +190,14 @@ def test_wrong_codes_while_signed_in_do_not_say_the_password_is_known(browser, e
     assert "password_probably_known" not in caplog.text
 
 
+def test_a_wrong_code_sent_again_while_signed_in_counts_once(browser, enrolled, app):
+    for _ in range(3):  # Disable MFA with a wrong code, then two reloads of that page
+        r = browser.post(PAGE + "/disable", {"code": "123456"}, page=PAGE)
+        assert r.status_code == 422
+    with app.app_context():
+        assert db.session.get(User, enrolled.id).mfa_failures == 1
+
+
 def test_healthcare_cannot_disable_by_ui_or_request(browser, factory, app):
     user = factory.user(email="doc@example.com", kind="healthcare", mfa=True)
     browser.login_with_code(user.email)

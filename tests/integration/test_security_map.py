@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from ozyops import links, notify
 from ozyops.extensions import db, limiter
 from ozyops.models import ServerSession, SsoIdentity, User
-from tests.conftest import PASSWORD, RECOVERY_KEY
+from tests.conftest import PASSWORD, RECOVERY_KEY, wrong_codes
 from tests.integration.test_hardening import ROUTE_ARGS, urls
 from tests.integration.test_team_admin import events, user
 
@@ -107,7 +107,8 @@ def test_every_post_route_refuses_a_missing_csrf_token(app, browser, office, clo
     assert len(posts) >= 20
     for path in posts:
         r = browser.client.post(path, data=WOULD_SUCCEED.get(path, {}))
-        if path == "/login":  # signed in, a stale login form goes to the dashboard
+        if path in ("/login", "/login/mfa", "/login/recovery"):
+            # Signed in, a stale sign-in form goes to the dashboard (another tab finished).
             assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
         else:
             assert r.status_code == 400, path
@@ -318,17 +319,18 @@ def test_a_right_code_clears_the_failure_count(app, browser, factory, clock):
     browser.login_with_code(kim.email)
     browser.get(SECURITY)
     url = f"{SECURITY}/recovery-key"
-    for _ in range(9):
-        assert browser.post(url, {"code": "000000"}).status_code == 422
+    for code in wrong_codes(9):
+        assert browser.post(url, {"code": code}).status_code == 422
     assert user(app, kim).mfa_failures == 9
     clock.advance(seconds=30)  # the sign-in used this step's code
     assert browser.post(url, {"code": browser.code()}).status_code == 200
     assert user(app, kim).mfa_failures == 0
-    for _ in range(9):
-        r = browser.post(url, {"code": "000000"}, page=SECURITY)
+    *nine, tenth = wrong_codes(10)
+    for code in nine:
+        r = browser.post(url, {"code": code}, page=SECURITY)
         assert r.status_code == 422 and "locked" not in r.text
     assert user(app, kim).mfa_locked_until is None and events(app, "mfa_locked") == []
-    r = browser.post(url, {"code": "000000"})  # the tenth in a row does lock
+    r = browser.post(url, {"code": tenth})  # the tenth in a row does lock
     assert "are locked until" in r.text and len(events(app, "mfa_locked")) == 1
 
 
