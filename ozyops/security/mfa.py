@@ -6,6 +6,7 @@ single-use codes (`totp_last_step < step`), the lockout counter, a consumed reco
 and a finished enrolment. Two requests racing on two workers cannot both win.
 """
 
+import hashlib
 import hmac
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -112,6 +113,14 @@ def start_enrolment(user, now):
     user.pending_totp_created_at = clock.naive(now)
     db.session.commit()
     return secret
+
+
+def setup_of(user):
+    """Which setup is pending, or None: a page showing a QR code names its setup, so one
+    replaced since (Enable MFA clicked again) is told apart. A digest of the sealed secret,
+    which differs at every click and tells nothing of the secret."""
+    sealed = user.pending_totp_secret
+    return hashlib.sha256(sealed.encode()).hexdigest()[:16] if sealed else None
 
 
 def pending_secret(user, now):

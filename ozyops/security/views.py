@@ -6,7 +6,17 @@ it, and each htmx post here answers with the panel alone (see htmx.render).
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
@@ -101,11 +111,29 @@ def _password_refused(form, message):
     return _profile_page(422, password_form=form, password_problem=message)
 
 
+# The setup this session began (mfa.setup_of): its QR code is shown again when the page is
+# (a reload, a phone reopening the tab after the authenticator app), in this session only.
+ENROLLING = "enrolling"
+
+
 @bp.get("/security")
 @login_required
 def show_security():
-    """Settings > Profile > Security."""
+    """Settings > Profile > Security, with this session's setup still on screen if one is
+    under way."""
+    now = clock.now()
+    secret = mfa.pending_secret(current_user, now)
+    if secret is not None and session.get(ENROLLING) == mfa.setup_of(current_user):
+        return _panel(state="enrolling", secret=secret)
     return _panel(state=_resting_state())
+
+
+@bp.get("/security/enrol")
+@bp.get("/security/verify")
+@login_required
+def back_to_security():
+    """The address of a post, reloaded or typed without JavaScript: the page it belongs to."""
+    return redirect(url_for("security.show_security"), code=303)
 
 
 @bp.post("/security/enrol")
@@ -124,7 +152,12 @@ def start_enrolment():
     if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
         return _panel(state="off", status=422, error=problem, error_for="enrol")
     secret = mfa.start_enrolment(current_user, clock.now())
-    return _panel(state="enrolling", secret=secret, form=CodeForm(formdata=None))
+    session[ENROLLING] = mfa.setup_of(current_user)
+    if htmx.is_htmx():
+        return _panel(state="enrolling", secret=secret)
+    # N.B. a page of its own: a reload of a post's answer would send it again and make
+    # another secret, and the one just scanned would stop working.
+    return redirect(url_for("security.show_security"), code=303)
 
 
 @bp.post("/security/verify")
@@ -135,13 +168,17 @@ def verify_enrolment():
     now = clock.now()
     form = CodeForm()
     secret = mfa.pending_secret(current_user, now)
-    if current_user.mfa_enabled or secret is None:
-        message = (
-            "MFA is already on."
-            if current_user.mfa_enabled
-            else "This setup has expired (it lasts 15 minutes). Click Enable MFA to start again."
-        )
-        return _panel(state=_resting_state(), status=409, error=message)
+    if current_user.mfa_enabled:  # most often this page's answer reloaded, the key shown
+        return _panel(state="on", status=409, notice=ALREADY_ON)
+    if secret is None:
+        message = "This setup has expired (it lasts 15 minutes). Click Enable MFA to start again."
+        return _panel(state="off", status=409, error=message)
+    shown = request.form.get("setup")
+    if shown is not None and shown != mfa.setup_of(current_user):
+        # Enable MFA was clicked again after this QR code was shown (another tab).
+        if session.get(ENROLLING) == mfa.setup_of(current_user):
+            return _panel(state="enrolling", secret=secret, status=409, error=REPLACED)
+        return _panel(state="off", status=409, error=REPLACED_ELSEWHERE)
     if not form.validate_on_submit():
         return _panel(state="enrolling", secret=secret, form=form, status=422)
     try:
@@ -150,7 +187,23 @@ def verify_enrolment():
         return _panel(state=_resting_state(), status=409, error=str(e))
     if not check.ok:
         return _panel(state="enrolling", secret=secret, form=form, status=422, error=check.message)
+    session.pop(ENROLLING, None)
     return _panel(state="key", recovery_key=key)
+
+
+ALREADY_ON = (
+    "MFA is on. Its recovery key was shown once, when it was turned on; if it was not saved, "
+    "regenerate it below."
+)
+REPLACED = (
+    "This QR code was replaced by a newer one when Enable MFA was clicked again, so its codes "
+    "no longer work. Scan this one (you can delete the older OzyOps entry from your app), "
+    "then enter the code it shows."
+)
+REPLACED_ELSEWHERE = (
+    "This QR code was replaced by a newer setup started somewhere else, so its codes no "
+    "longer work. Click Enable MFA to start again here."
+)
 
 
 @bp.post("/security/disable")
@@ -245,7 +298,7 @@ def _panel(state, status=200, secret=None, **context):
         # N.B. the SVG is qrcode's own markup of black modules; the URI (with the email) is only
         # encoded in the pattern, never written into the markup, so nothing user-typed is raw.
         svg = Markup(qr_svg(uri))  # noqa: S704
-        context.update(qr_svg=svg, setup_key=totp.grouped(secret))
+        context.update(qr_svg=svg, setup_key=totp.grouped(secret), setup=mfa.setup_of(current_user))
     context.setdefault("form", CodeForm(formdata=None))
     context.setdefault("disable_form", CodeForm(formdata=None))
     context.setdefault("regenerate_form", CodeForm(formdata=None))

@@ -47,7 +47,7 @@ def test_the_enrolment_steps_and_static_files_stay_reachable(browser, make_brows
     r = browser.post(ENROL + "/sessions/end-others", page=ENROL)
     assert r.status_code == 303 and r.headers["Location"] == ENROL
     assert "Sign out other sessions" not in browser.get(ENROL).text
-    assert browser.post(ENROL + "/enrol").status_code == 200
+    assert browser.post(ENROL + "/enrol", follow_redirects=True).status_code == 200
     with browser.client.get("/static/app.css") as css:
         assert css.status_code == 200
     assert browser.post("/logout", page=ENROL).headers["Location"] == "/login"

@@ -223,7 +223,9 @@ def test_database_unavailable_answers_503_and_fails_closed(down, clock):
 def test_an_abandoned_enrolment_changes_nothing_at_sign_in(browser, make_browser, factory):
     user = factory.user(email="pat@example.com", kind="trades")
     browser.login(user.email)
-    browser.post("/settings/profile/security/enrol", page="/settings/profile/security")
+    browser.post(
+        "/settings/profile/security/enrol", page="/settings/profile/security", follow_redirects=True
+    )
     browser.logout()
     assert make_browser().login(user.email).headers["Location"] == "/dashboard"
 
@@ -234,7 +236,9 @@ def test_a_lost_recovery_key_page_can_be_replaced(browser, make_browser, factory
     without a way to get a new key."""
     user = factory.user(email="pat@example.com", kind="trades")
     browser.login(user.email)
-    r = browser.post("/settings/profile/security/enrol", page="/settings/profile/security")
+    r = browser.post(
+        "/settings/profile/security/enrol", page="/settings/profile/security", follow_redirects=True
+    )
     secret = re.search(r'id="setup-key"[^>]*>([A-Z2-7 ]+)<', r.text).group(1).replace(" ", "")
     browser.post(
         "/settings/profile/security/verify", {"code": totp.code_at(secret, clock.timestamp)}

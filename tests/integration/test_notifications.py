@@ -71,7 +71,9 @@ def test_enabling_and_disabling_mfa_are_mailed(mail_app, smtp, factory, browser,
 
     user = factory.user(email="kim@example.com", kind="law")
     browser.login(user.email)
-    r = browser.post("/settings/profile/security/enrol", page="/settings/profile/security")
+    r = browser.post(
+        "/settings/profile/security/enrol", page="/settings/profile/security", follow_redirects=True
+    )
     secret = re.search(r'id="setup-key"[^>]*>([A-Z2-7 ]+)<', r.text).group(1).replace(" ", "")
     r = browser.post(
         "/settings/profile/security/verify", {"code": totp.code_at(secret, clock.timestamp)}

@@ -17,7 +17,7 @@ PAGE = "/settings/profile/security"
 def enable_mfa(browser, htmx=False):
     """Click Enable MFA; returns (response, secret read from the setup key)."""
     browser.get(PAGE)
-    r = browser.post(PAGE + "/enrol", htmx=htmx)
+    r = browser.post(PAGE + "/enrol", htmx=htmx, follow_redirects=True)
     key = re.search(r'id="setup-key"[^>]*>([A-Z2-7 ]+)<', r.text).group(1)
     return r, key.replace(" ", "")
 
@@ -61,23 +61,27 @@ def test_enable_mfa_over_ten_minutes_after_sign_in_asks_for_the_password(
     clock.advance(minutes=11)
     page = browser.get(PAGE).text
     assert 'id="credential-enrol"' in page and "To confirm it is you, enter your password" in page
-    r = browser.post(PAGE + "/enrol", htmx=htmx)
+    r = browser.post(PAGE + "/enrol", htmx=htmx, follow_redirects=True)
     assert r.status_code == 422 and 'id="setup-key"' not in r.text
     assert "For your security, enter your password." in r.text
     assert ("<html" in r.text) is not htmx
     assert re.search(r'id="credential-enrol"[^>]*autofocus', r.text)
-    r = browser.post(PAGE + "/enrol", {"credential": "not my password"}, htmx=htmx)
+    r = browser.post(
+        PAGE + "/enrol", {"credential": "not my password"}, htmx=htmx, follow_redirects=True
+    )
     assert r.status_code == 422 and "That password is not right." in r.text
     with app.app_context():
         assert db.session.get(User, pat.id).pending_totp_secret is None
-    r = browser.post(PAGE + "/enrol", {"credential": "correct horse battery"}, htmx=htmx)
+    r = browser.post(
+        PAGE + "/enrol", {"credential": "correct horse battery"}, htmx=htmx, follow_redirects=True
+    )
     assert r.status_code == 200 and 'id="setup-key"' in r.text
 
 
 def test_enable_mfa_just_after_sign_in_asks_for_nothing_more(browser, pat):
     page = browser.get(PAGE).text
     assert 'name="credential"' not in page
-    assert browser.post(PAGE + "/enrol").status_code == 200
+    assert browser.post(PAGE + "/enrol", follow_redirects=True).status_code == 200
 
 
 def test_pending_secret_is_on_the_server_encrypted_not_in_the_cookie(browser, pat, app):
@@ -97,6 +101,93 @@ def test_each_click_makes_a_new_secret(browser, pat):
     _, first = enable_mfa(browser)
     _, second = enable_mfa(browser)
     assert first != second
+
+
+def setup_key(response):
+    return re.search(r'id="setup-key"[^>]*>([A-Z2-7 ]+)<', response.text).group(1)
+
+
+def test_without_javascript_enable_mfa_lands_on_a_page_a_reload_keeps(browser, pat):
+    """The QR code is the answer to a post: a reload would send it again and make another
+    secret, and the one just scanned would never work. So the post leads to the page, and
+    the page shows this session's setup until it is finished or expires."""
+    browser.get(PAGE)
+    r = browser.post(PAGE + "/enrol")
+    assert r.status_code == 303 and r.headers["Location"] == PAGE
+    first = setup_key(browser.get(PAGE))
+    assert setup_key(browser.get(PAGE)) == first  # the reload
+    assert setup_key(browser.get("/settings/profile/security")) == first  # from the menu
+
+
+def test_with_javascript_a_reload_mid_setup_shows_the_same_qr_code(browser, pat, clock):
+    """A phone reopening the tab after a trip to the authenticator app reloads it."""
+    _, secret = enable_mfa(browser, htmx=True)
+    page = browser.get(PAGE)
+    assert totp.grouped(secret) in page.text and "Verify and Enable" in page.text
+    r = browser.post(PAGE + "/verify", {"code": totp.code_at(secret, clock.timestamp)})
+    assert r.status_code == 200 and 'id="recovery-key"' in r.text
+    assert 'id="setup-key"' not in browser.get(PAGE).text
+
+
+def test_another_session_of_the_same_person_never_sees_the_setup(browser, make_browser, pat):
+    """The QR code is the secret: a stolen session must not read it off the page while the
+    real person sets MFA up."""
+    _, secret = enable_mfa(browser, htmx=True)
+    thief = make_browser()
+    thief.login(pat.email)
+    page = thief.get(PAGE)
+    assert totp.grouped(secret) not in page.text and "MFA is <strong>off</strong>" in page.text
+
+
+def test_a_code_from_a_replaced_qr_code_says_so_and_shows_the_new_one(browser, pat, clock):
+    """Two tabs, Enable MFA in each: the first tab's QR code no longer works. Its Verify
+    says so, and shows the newest, instead of "wait for the next code"."""
+    browser.get(PAGE)
+    first_tab = browser.post(PAGE + "/enrol", htmx=True)
+    old = setup_key(first_tab).replace(" ", "")
+    old_setup = re.search(r'name="setup" value="([^"]+)"', first_tab.text).group(1)
+    clock.advance(seconds=5)
+    new = setup_key(browser.post(PAGE + "/enrol", htmx=True)).replace(" ", "")
+    code = totp.code_at(old, clock.timestamp)
+    r = browser.post(PAGE + "/verify", {"code": code, "setup": old_setup}, htmx=True)
+    assert r.status_code == 409 and "This QR code was replaced by a newer one" in r.text
+    assert totp.grouped(new) in r.text
+    r = browser.post(
+        PAGE + "/verify",
+        {
+            "code": totp.code_at(new, clock.timestamp),
+            "setup": re.search(r'name="setup" value="([^"]+)"', r.text).group(1),
+        },
+        htmx=True,
+    )
+    assert r.status_code == 200 and 'id="recovery-key"' in r.text
+
+
+def test_a_setup_replaced_from_another_session_is_not_shown_here(browser, make_browser, pat, clock):
+    browser.get(PAGE)
+    tab = browser.post(PAGE + "/enrol", htmx=True)
+    shown = re.search(r'name="setup" value="([^"]+)"', tab.text).group(1)
+    clock.advance(seconds=5)
+    other = make_browser()
+    other.login(pat.email)
+    newer = setup_key(other.post(PAGE + "/enrol", htmx=True, page=PAGE))
+    r = browser.post(PAGE + "/verify", {"code": "123456", "setup": shown}, htmx=True)
+    assert r.status_code == 409 and "replaced by a newer setup started somewhere else" in r.text
+    assert newer not in r.text and ">Enable MFA</button>" in r.text
+
+
+def test_the_verify_page_reloaded_after_mfa_is_on_says_so_plainly(browser, pat, clock):
+    _, secret = enable_mfa(browser)
+    browser.post(PAGE + "/verify", {"code": totp.code_at(secret, clock.timestamp)})
+    r = browser.post(PAGE + "/verify", {"code": totp.code_at(secret, clock.timestamp)})
+    assert r.status_code == 409 and 'class="alert alert-info"' in r.text
+    assert "MFA is on. Its recovery key was shown once" in r.text and "alert-error" not in r.text
+
+
+@pytest.mark.parametrize("path", ["/enrol", "/verify"])
+def test_the_address_of_a_setup_post_leads_to_the_page(browser, pat, path):
+    r = browser.get(PAGE + path)
+    assert r.status_code == 303 and r.headers["Location"] == PAGE
 
 
 def test_wrong_code_keeps_the_same_qr_and_says_why(browser, pat, clock):

@@ -411,7 +411,9 @@ def test_sudo_confirmations_share_the_per_address_limit(
 def test_enrolment_verify_shares_the_per_address_limit(app, browser, office):
     owner, _ = office
     browser.login(owner.email)  # 1
-    r = browser.post(f"{SECURITY}/enrol", page=SECURITY)  # 2: it may carry a password
+    r = browser.post(
+        f"{SECURITY}/enrol", page=SECURITY, follow_redirects=True
+    )  # 2: it may carry a password
     secret = re.search(r'id="setup-key"[^>]*>([A-Z2-7 ]+)<', r.text).group(1).replace(" ", "")
     url = f"{SECURITY}/verify"
     assert browser.post(url, {"code": "000000"}).status_code == 422  # 3
