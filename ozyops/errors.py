@@ -32,9 +32,6 @@ MESSAGES = {
 # Forms that stand alone, signed out: a stale one of these is explained where it is. Any
 # other stale form (the code step included) means the session ended: back to /login.
 PUBLIC_FORMS = frozenset({"auth.login", "main.setup", "auth.set_password"})
-# The second step's forms: stale once the sign-in finished in another tab (the session's
-# id changed), or ended (they last 10 minutes).
-SECOND_STEP = frozenset({"auth.login_mfa", "auth.login_recovery"})
 
 
 def init_app(app):
@@ -47,16 +44,9 @@ def init_app(app):
 def stale_form(error):
     """A stale form. When it is stale because the session ended (idle logoff, logout in
     another tab), the login page says why; otherwise explain and ask for a reload."""
-    if current_user.is_authenticated and request.endpoint in SECOND_STEP:
-        return htmx.redirect_to(url_for("main.dashboard"))  # as the step itself does
     if not current_user.is_authenticated and request.endpoint not in PUBLIC_FORMS:
         if not session.get("_flashes"):
-            ended = (
-                "This sign-in has ended (it lasts 10 minutes). Log in again."
-                if request.endpoint in SECOND_STEP
-                else "Your session has ended. Log in again."
-            )
-            flash(ended, "info")
+            flash("Your session has ended. Log in again.", "info")
         return htmx.redirect_to(url_for("auth.login"))
     return _render(
         400,

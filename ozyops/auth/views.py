@@ -172,10 +172,9 @@ def login_recovery():
         return restart
     form = RecoveryForm()
     error = None
+    now = clock.now()
     if form.validate_on_submit():
-        check = mfa.use_recovery_key(
-            user, form.recovery_key.data, clock.now(), keep_sid=session.sid
-        )
+        check = mfa.use_recovery_key(user, form.recovery_key.data, now, keep_sid=session.sid)
         if check.ok:
             signin.finish_pending(user, via="recovery_key")
             flash(
@@ -188,6 +187,8 @@ def login_recovery():
         if _restart_after(check, user):
             flash("Too many wrong attempts for one sign-in. Log in again.", "error")
             return redirect(url_for("auth.login"), code=303)
+    elif lock := mfa.locked(user, now, kind="recovery_key"):  # said before a key is typed
+        error = lock.message
     return _recovery_page(form, error, 422 if request.method == "POST" else 200)
 
 
@@ -220,12 +221,16 @@ def _too_many_attempts(error):
 
 @bp.errorhandler(CSRFError)
 def _stale_login_form(error):
-    """A login form left open across a sign-in or sign-out in another tab: the login page
-    again, with a fresh form, rather than an error page with none."""
+    """A sign-in form left open across a sign-in or sign-out in another tab: the dashboard
+    when the other tab signed in (as the steps themselves do), or the login page again,
+    with a fresh form and a reason, rather than an error page a reload cannot mend."""
+    if request.endpoint in SIGN_IN_STEPS and current_user.is_authenticated:
+        return htmx.redirect_to(url_for("main.dashboard"))
     if request.endpoint == "auth.login" and not htmx.is_htmx():
-        if current_user.is_authenticated:  # the other tab signed in
-            return redirect(url_for("main.dashboard"), code=303)
         return _login_page(LoginForm(), "This page had expired. Enter your password again.", 400)
+    if request.endpoint in SIGN_IN_STEPS and not session.get("_flashes"):
+        # The code step's session is gone (its row outlived by the form).
+        flash("This sign-in has ended (it lasts 10 minutes). Log in again.", "info")
     return errors.stale_form(error)
 
 

@@ -202,7 +202,9 @@ def test_ten_failures_lock_the_user_for_15_minutes_across_logins(make_browser, d
     )
     r = b.post("/login/mfa", {"code": b.code()}, page="/login/mfa")
     assert r.status_code == 422 and "locked" in r.text  # even the right code, while locked
-    r = b.post("/login/recovery", {"recovery_key": RECOVERY_KEY}, page="/login/recovery")
+    page = b.get("/login/recovery")  # said before a key is typed, as on the code step
+    assert page.status_code == 200 and "are locked until" in page.text
+    r = b.post("/login/recovery", {"recovery_key": RECOVERY_KEY})
     assert "locked" in r.text
     clock.advance(minutes=15, seconds=30)
     b = make_browser()
