@@ -115,12 +115,17 @@ def start_enrolment(user, now):
     return secret
 
 
-def setup_of(user):
-    """Which setup is pending, or None: a page showing a QR code names its setup, so one
-    replaced since (Enable MFA clicked again) is told apart. A digest of the sealed secret,
-    which differs at every click and tells nothing of the secret."""
+def setup_of(user, secret=None):
+    """Which setup is pending, or None: a page names the setup it is for, so one replaced
+    since (Enable MFA clicked again) is told apart. A digest of the sealed secret, which
+    differs at every click and tells nothing of the secret. With `secret`, the name only a
+    page showing its QR code has (a digest of the secret itself): a wrong code shows the
+    QR code again to that page alone, never to one that was only given the code field."""
     sealed = user.pending_totp_secret
-    return hashlib.sha256(sealed.encode()).hexdigest()[:16] if sealed else None
+    if not sealed:
+        return None
+    named = f"seen:{secret}" if secret is not None else sealed
+    return hashlib.sha256(named.encode()).hexdigest()[:16]
 
 
 def pending_secret(user, now):
@@ -286,8 +291,10 @@ def _failure(user, check, now, typed, by=None):
 
     N.B. the same wrong code or key as the last one is not counted again: it is the page
     that said "wrong" reloaded (the browser sends its form again), or a double submit, and
-    it tells someone guessing nothing new. One conditional UPDATE decides."""
-    wrong = _digest(user, check.kind, typed)
+    it tells someone guessing nothing new. For a code, only within the same 30-second
+    step: a code wrong now may be right later, so one guess sent every step must count
+    every time. One conditional UPDATE decides."""
+    wrong = _digest(user, check.kind, typed, now)
     failures = db.session.execute(
         update(User)
         .where(
@@ -326,12 +333,15 @@ def _failure(user, check, now, typed, by=None):
     return check
 
 
-def _digest(user, kind, typed):
-    """What `_failure` keeps of a wrong code or key: keyed, so the database holds nothing a
-    six-digit search could turn back into the code; in the form it is checked in, so
-    "123 456" again is the same code."""
-    value = (totp.clean(typed) or typed) if kind == "code" else recovery.normalize(typed)
-    message = f"{user.id}:{kind}:{value or ''}".encode()
+def _digest(user, kind, typed, now):
+    """What `_failure` keeps of a wrong code (with its time step) or key: keyed, so the
+    database holds nothing a six-digit search could turn back into the code; in the form it
+    is checked in, so "123 456" again is the same code."""
+    if kind == "code":
+        value = f"{totp.step_at(now.timestamp())}:{totp.clean(typed) or typed}"
+    else:
+        value = recovery.normalize(typed)
+    message = f"{user.id}:{kind}:{value}".encode()
     return hmac.new(current_app.config["SECRET_KEY"].encode(), message, "sha256").hexdigest()
 
 

@@ -111,19 +111,25 @@ def _password_refused(form, message):
     return _profile_page(422, password_form=form, password_problem=message)
 
 
-# The setup this session began (mfa.setup_of): its QR code is shown again when the page is
-# (a reload, a phone reopening the tab after the authenticator app), in this session only.
+# The setup this session began: {"setup": mfa.setup_of(user), "shown": whether its QR code
+# has been on screen}. N.B. the QR code is the secret, so it is shown once, to the click that
+# made it: a reload, or whoever holds a copy of the cookie, gets the code field alone (and
+# Enable MFA for a new one). A wrong code shows it again only to a form that names its
+# setup, that is, one that was shown it.
 ENROLLING = "enrolling"
 
 
 @bp.get("/security")
 @login_required
 def show_security():
-    """Settings > Profile > Security, with this session's setup still on screen if one is
-    under way."""
-    now = clock.now()
-    secret = mfa.pending_secret(current_user, now)
-    if secret is not None and session.get(ENROLLING) == mfa.setup_of(current_user):
+    """Settings > Profile > Security; while this session's setup is under way, its code
+    field (after Enable MFA without JavaScript, once, with the QR code)."""
+    secret = mfa.pending_secret(current_user, clock.now())
+    mine = session.get(ENROLLING) or {}
+    if secret is not None and mine.get("setup") == mfa.setup_of(current_user):
+        if mine.get("shown"):
+            return _panel(state="enrolling", setup=mine["setup"])
+        session[ENROLLING] = {**mine, "shown": True}
         return _panel(state="enrolling", secret=secret)
     return _panel(state=_resting_state())
 
@@ -148,16 +154,24 @@ def start_enrolment():
     form = SudoForm()
     if not form.validate_on_submit():
         error = form.credential.errors[0]
-        return _panel(state="off", status=422, error=error, error_for="enrol")
+        return _panel(state=_enrol_state(), status=422, error=error, error_for="enrol")
     if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
-        return _panel(state="off", status=422, error=problem, error_for="enrol")
+        return _panel(state=_enrol_state(), status=422, error=problem, error_for="enrol")
     secret = mfa.start_enrolment(current_user, clock.now())
-    session[ENROLLING] = mfa.setup_of(current_user)
+    setup = mfa.setup_of(current_user)
     if htmx.is_htmx():
+        session[ENROLLING] = {"setup": setup, "shown": True}
         return _panel(state="enrolling", secret=secret)
     # N.B. a page of its own: a reload of a post's answer would send it again and make
     # another secret, and the one just scanned would stop working.
+    session[ENROLLING] = {"setup": setup, "shown": False}
     return redirect(url_for("security.show_security"), code=303)
+
+
+def _enrol_state():
+    """Where a refused Enable MFA was clicked: the code field of a setup under way, or off."""
+    mine = session.get(ENROLLING) or {}
+    return "enrolling" if mine.get("setup") == mfa.setup_of(current_user) else "off"
 
 
 @bp.post("/security/verify")
@@ -173,20 +187,23 @@ def verify_enrolment():
     if secret is None:
         message = "This setup has expired (it lasts 15 minutes). Click Enable MFA to start again."
         return _panel(state="off", status=409, error=message)
-    shown = request.form.get("setup")
-    if shown is not None and shown != mfa.setup_of(current_user):
-        # Enable MFA was clicked again after this QR code was shown (another tab).
-        if session.get(ENROLLING) == mfa.setup_of(current_user):
-            return _panel(state="enrolling", secret=secret, status=409, error=REPLACED)
-        return _panel(state="off", status=409, error=REPLACED_ELSEWHERE)
+    shown, setup = request.form.get("setup"), mfa.setup_of(current_user)
+    seen = mfa.setup_of(current_user, secret)
+    if shown is not None and shown not in (setup, seen):
+        # Enable MFA was clicked again after this QR code was shown (another tab). N.B. the
+        # newer QR code is not shown here: it may be someone else's, made with a copy of
+        # the cookie, and scanning it would hand them the codes.
+        return _panel(state="off", status=409, error=REPLACED)
+    # The QR code again only for a form that was shown it (see ENROLLING).
+    again = {"secret": secret} if shown == seen else {"setup": setup}
     if not form.validate_on_submit():
-        return _panel(state="enrolling", secret=secret, form=form, status=422)
+        return _panel(state="enrolling", form=form, status=422, **again)
     try:
         check, key = mfa.enable(current_user, form.code.data, now)
     except mfa.MfaError as e:
         return _panel(state=_resting_state(), status=409, error=str(e))
     if not check.ok:
-        return _panel(state="enrolling", secret=secret, form=form, status=422, error=check.message)
+        return _panel(state="enrolling", form=form, status=422, error=check.message, **again)
     session.pop(ENROLLING, None)
     return _panel(state="key", recovery_key=key)
 
@@ -197,12 +214,8 @@ ALREADY_ON = (
 )
 REPLACED = (
     "This QR code was replaced by a newer one when Enable MFA was clicked again, so its codes "
-    "no longer work. Scan this one (you can delete the older OzyOps entry from your app), "
-    "then enter the code it shows."
-)
-REPLACED_ELSEWHERE = (
-    "This QR code was replaced by a newer setup started somewhere else, so its codes no "
-    "longer work. Click Enable MFA to start again here."
+    "no longer work. Click Enable MFA to start again, and scan the new QR code (you can "
+    "delete the older OzyOps entry from your app)."
 )
 
 
@@ -291,14 +304,16 @@ def _resting_state():
 
 
 def _panel(state, status=200, secret=None, **context):
-    """The security page, or for htmx just its MFA panel, in `state`:
-    off | enrolling | on | key (the recovery key, shown this once)."""
+    """The security page, or for htmx just its MFA panel, in `state`: off | enrolling
+    (with `secret`, its QR code; with `setup` alone, the code field) | on | key (the
+    recovery key, shown this once)."""
     if secret is not None:
         uri = totp.provisioning_uri(secret, current_user.email, current_app.config["TOTP_ISSUER"])
         # N.B. the SVG is qrcode's own markup of black modules; the URI (with the email) is only
         # encoded in the pattern, never written into the markup, so nothing user-typed is raw.
         svg = Markup(qr_svg(uri))  # noqa: S704
-        context.update(qr_svg=svg, setup_key=totp.grouped(secret), setup=mfa.setup_of(current_user))
+        setup = mfa.setup_of(current_user, secret)
+        context.update(qr_svg=svg, setup_key=totp.grouped(secret), setup=setup)
     context.setdefault("form", CodeForm(formdata=None))
     context.setdefault("disable_form", CodeForm(formdata=None))
     context.setdefault("regenerate_form", CodeForm(formdata=None))

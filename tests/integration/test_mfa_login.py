@@ -155,6 +155,17 @@ def test_a_wrong_code_sent_again_by_a_reload_is_not_counted_again(browser, doc, 
     assert user_failures(app, doc) == 0
 
 
+def test_one_guess_sent_every_30_seconds_counts_every_time(browser, doc, clock):
+    """A code wrong now may be right later: the same code is a new guess in each step."""
+    browser.login(doc.email)
+    browser.get("/login/mfa")
+    for step in range(3):
+        for _ in range(2):  # the second is a reload, within the step
+            browser.post("/login/mfa", {"code": "111111"})
+        assert user_failures(app=browser.client.application, ref=doc) == step + 1
+        clock.advance(seconds=30)
+
+
 def test_after_a_right_code_the_same_wrong_code_counts_again(browser, make_browser, doc, app):
     b = make_browser()
     b.login(doc.email)
