@@ -71,17 +71,18 @@ def issue(user, purpose, created_by, now):
 def find(token, now):
     """The unused, unexpired link for `token`, or LinkError."""
     link = db.session.scalar(select(UserToken).where(UserToken.token_hash == _hash(token or "")))
+    if link is not None and not link.user.active:
+        raise LinkError("This account has been deactivated.")
     if link is None or link.used_at is not None:
         raise LinkError(
-            "This link has already been used or was replaced by a newer one. If you still "
-            "need to set a password, ask your practice's owner or an admin for a new link."
+            "This link no longer works: it was used, a newer link replaced it, or a password "
+            "was set since. If you still need to set a password, ask your practice's owner "
+            "or an admin for a new link."
         )
     if link.expires_at <= clock.naive(now):
         raise LinkError(
             "This link has expired. Ask your practice's owner or an admin for a new one."
         )
-    if not link.user.active:
-        raise LinkError("This account has been deactivated.")
     return link
 
 

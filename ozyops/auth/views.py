@@ -229,8 +229,13 @@ def _stale_login_form(error):
     if request.endpoint == "auth.login" and not htmx.is_htmx():
         return _login_page(LoginForm(), "This page had expired. Enter your password again.", 400)
     if request.endpoint in SIGN_IN_STEPS and not session.get("_flashes"):
-        # The code step's session is gone (its row outlived by the form).
-        flash("This sign-in has ended (it lasts 10 minutes). Log in again.", "info")
+        # The code step's session is gone: its row outlived, or replaced by another
+        # sign-in in this browser (another tab, another person at the same computer).
+        flash(
+            "This sign-in has ended: it lasts 10 minutes, and another sign-in in this "
+            "browser ends it. Log in again.",
+            "info",
+        )
     return errors.stale_form(error)
 
 

@@ -35,12 +35,13 @@ WARN_AFTER_FAILURES = 3
 # reset the owner's MFA, so the owner is told otherwise; but only once signed in: before
 # the second factor, the page must not tell a password thief whose account it is.
 LOST_BOTH = {
-    "member": "Ask your practice's owner or an admin to reset your MFA under Settings > Team.",
+    "member": "Ask your practice's owner or an admin to reset your MFA (they do it under "
+    "Settings > Team).",
     "owner": "As the owner, contact support@ozyops.com (or whoever runs OzyOps for your "
     "practice) to verify who you are and recover your account.",
-    None: "Ask your practice's owner or an admin to reset your MFA under Settings > Team. "
-    "If you are the owner, contact support@ozyops.com (or whoever runs OzyOps for your "
-    "practice) to verify who you are and recover your account.",
+    None: "Ask your practice's owner or an admin to reset your MFA (they do it under "
+    "Settings > Team). If you are the owner, contact support@ozyops.com (or whoever runs "
+    "OzyOps for your practice) to verify who you are and recover your account.",
 }
 
 
@@ -81,11 +82,16 @@ class Check:
     @property
     def message(self):
         if self.outcome is Outcome.LOCKED:
+            # The recovery-key page says who can help below its form already.
+            help_ = (
+                ""
+                if self.kind == "recovery_key"
+                else (f" Lost your phone and your recovery key? {self.lost_both}")
+            )
             return (
                 f"Too many wrong attempts. For your security, codes and recovery keys for "
                 f"this account are locked until {self.locked_until:%H:%M} UTC (at most "
-                f"{LOCK_MINUTES} minutes). Lost your phone and your recovery key? "
-                f"{self.lost_both}"
+                f"{LOCK_MINUTES} minutes).{help_}"
             )
         if self.outcome is Outcome.CLOCK_OFF:
             direction = "ahead" if self.minutes_off > 0 else "behind"

@@ -126,12 +126,15 @@ def show_security():
     field (after Enable MFA without JavaScript, once, with the QR code)."""
     secret = mfa.pending_secret(current_user, clock.now())
     mine = session.get(ENROLLING) or {}
-    if secret is not None and mine.get("setup") == mfa.setup_of(current_user):
-        if mine.get("shown"):
-            return _panel(state="enrolling", setup=mine["setup"])
-        session[ENROLLING] = {**mine, "shown": True}
-        return _panel(state="enrolling", secret=secret)
-    return _panel(state=_resting_state())
+    if not mine or mine.get("setup") != mfa.setup_of(current_user):
+        return _panel(state=_resting_state())
+    if secret is None:  # this session's setup ran out: the entry in the app is useless
+        session.pop(ENROLLING)
+        return _panel(state=_resting_state(), notice=EXPIRED)
+    if mine.get("shown"):
+        return _panel(state="enrolling", setup=mine["setup"])
+    session[ENROLLING] = {**mine, "shown": True}
+    return _panel(state="enrolling", secret=secret)
 
 
 @bp.get("/security/enrol")
@@ -185,8 +188,7 @@ def verify_enrolment():
     if current_user.mfa_enabled:  # most often this page's answer reloaded, the key shown
         return _panel(state="on", status=409, notice=ALREADY_ON)
     if secret is None:
-        message = "This setup has expired (it lasts 15 minutes). Click Enable MFA to start again."
-        return _panel(state="off", status=409, error=message)
+        return _panel(state="off", status=409, error=EXPIRED)
     shown, setup = request.form.get("setup"), mfa.setup_of(current_user)
     seen = mfa.setup_of(current_user, secret)
     if shown is not None and shown not in (setup, seen):
@@ -208,6 +210,10 @@ def verify_enrolment():
     return _panel(state="key", recovery_key=key)
 
 
+EXPIRED = (
+    "This setup has expired (it lasts 15 minutes), so the OzyOps entry it added to your app "
+    "will not work: delete it. Click Enable MFA to start again."
+)
 ALREADY_ON = (
     "MFA is on. Its recovery key was shown once, when it was turned on; if it was not saved, "
     "regenerate it below."

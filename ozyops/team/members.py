@@ -51,16 +51,18 @@ NOTHING_TO_RESET = "MFA for {name} is already off: there was nothing to reset."
 
 
 def change_role(actor, target, role):
+    """Returns whether anything changed (a form sent again changes nothing)."""
     if role not in ("admin", "member"):
         raise AccountError("Choose admin or member.")
     if role == target.role:
-        return
+        return False
     old = target.role
     if not _still(target, User.role != "owner", role=role):
         raise AccountError(f"{target.name} is now the owner, so their role was not changed.")
     audit.record("role_changed", actor=actor, target=target, old=old, new=role)
     db.session.commit()
     notify.send(target, "role_changed")
+    return True
 
 
 def set_active(actor, target, active, now):

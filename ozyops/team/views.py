@@ -3,6 +3,7 @@
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 from sqlalchemy import or_, select
 
 from .. import audit, clock, htmx, links, notify, passwords
@@ -25,6 +26,13 @@ def mfa_status(user):
     if user.mfa_enabled:
         return "Enabled"
     return "Required — not set up" if user.account.mfa_required else "Not set up"
+
+
+@bp.app_template_filter("breakable_email")
+def breakable_email(address):
+    """`address` for a narrow column: a phone breaks it after "@" or before a dot, not in
+    the middle of a word ("lena@halewu.example.co" / "m")."""
+    return escape(address).replace("@", Markup("@<wbr>")).replace(".", Markup("<wbr>."))
 
 
 @bp.app_context_processor
@@ -230,10 +238,11 @@ def change_role(user_id):
     if refusal:
         return refusal
     try:
-        members.change_role(current_user, target, form.role.data)
+        changed = members.change_role(current_user, target, form.role.data)
     except AccountError as e:
         return _member_page(target, 409, error=str(e))
-    flash(f"{target.name} is now {'an' if target.role == 'admin' else 'a'} {target.role}.", "info")
+    role = f"{'an' if target.role == 'admin' else 'a'} {target.role}"
+    flash(f"{target.name} is {'now' if changed else 'already'} {role}.", "info")
     return redirect(url_for("team.show_member", user_id=target.id), code=303)
 
 

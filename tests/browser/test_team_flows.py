@@ -289,7 +289,7 @@ def test_add_member_and_the_invitation_link(any_page, browser_for, clinic, clock
     # The link was for once (tried from another browser: Robin's own is held at enrolment).
     someone_else = browser_for()
     someone_else.goto(link)
-    expect(someone_else.get_by_role("alert")).to_contain_text("already been used")
+    expect(someone_else.get_by_role("alert")).to_contain_text("This link no longer works")
     expect(someone_else.get_by_role("button", name="Set password")).to_have_count(0)
 
 

@@ -215,6 +215,7 @@ def test_ten_failures_lock_the_user_for_15_minutes_across_logins(make_browser, d
     assert r.status_code == 422 and "locked" in r.text  # even the right code, while locked
     page = b.get("/login/recovery")  # said before a key is typed, as on the code step
     assert page.status_code == 200 and "are locked until" in page.text
+    assert "Lost your phone" not in page.text  # the page says who can help once, below
     r = b.post("/login/recovery", {"recovery_key": RECOVERY_KEY})
     assert "locked" in r.text
     clock.advance(minutes=15, seconds=30)
@@ -245,7 +246,8 @@ def test_a_code_step_whose_session_is_gone_says_the_sign_in_ended(browser, doc, 
     r = browser.post("/login/mfa", {"code": browser.code()})
     assert r.status_code == 303 and r.headers["Location"] == "/login"
     assert (
-        "This sign-in has ended (it lasts 10 minutes). Log in again." in browser.get("/login").text
+        "This sign-in has ended: it lasts 10 minutes, and another sign-in in this browser ends it."
+        in browser.get("/login").text
     )
 
 

@@ -171,6 +171,15 @@ def test_a_copy_of_the_cookie_never_gets_the_qr_code(browser, make_browser, pat,
         assert "otpauth" not in r.text
 
 
+def test_a_setup_that_ran_out_says_so_once_on_the_page(browser, pat, clock):
+    """The entry it added to the app is useless: say so, rather than just "MFA is off"."""
+    enable_mfa(browser, htmx=True)
+    clock.advance(minutes=16)
+    text = browser.get(PAGE).text
+    assert "This setup has expired (it lasts 15 minutes)" in text and "delete it" in text
+    assert "This setup has expired" not in browser.get(PAGE).text
+
+
 def test_a_code_from_a_replaced_qr_code_says_so(browser, pat, clock):
     """Two tabs, Enable MFA in each: the first tab's QR code no longer works. Its Verify
     says so, rather than "wait for the next code". The newer QR code is not shown there: it

@@ -22,6 +22,8 @@ def test_members_see_names_emails_roles_but_not_mfa_status(browser, practice, fa
     outsider = factory.user(email="elsewhere@example.com")
     browser.login(practice["member"].email)
     page = browser.get("/settings/team").text
+    assert "m@<wbr>example<wbr>.com" in page  # a phone breaks it there, not mid-word
+    page = page.replace("<wbr>", "")
     for who in ("o@example.com", "a@example.com", "m@example.com"):
         assert who in page
     assert outsider.email not in page
