@@ -497,6 +497,19 @@ def test_reset_mfa_with_nothing_to_reset_says_so(browser, clinic, app):
     assert "Confirm" not in row and "nothing to reset" in row
 
 
+def _invite_nia(browser, clinic, app):
+    """The owner adds Nia New; returns her invitation link's path and her, as loaded."""
+    browser.login_with_code(clinic["owner"].email)
+    r = browser.post(
+        f"{TEAM}/add",
+        {"name": "Nia New", "email": "nia@example.com", "role": "member"},
+        page=f"{TEAM}/add",
+    )
+    invitation = re.search(r'id="invitation-link"[^>]*>http://localhost([^<]+)<', r.text).group(1)
+    with app.app_context():
+        return invitation, db.session.scalar(select(User).where(User.email == "nia@example.com"))
+
+
 def _password_link(browser, member):
     page = f"{TEAM}/{member.id}"
     r = browser.post(f"{page}/password-link", {}, page=page)
@@ -524,15 +537,7 @@ def test_a_new_password_ends_every_unused_link(browser, make_browser, clinic, cl
 
 
 def test_a_used_reset_link_ends_the_unused_invitation(browser, make_browser, clinic, app):
-    browser.login_with_code(clinic["owner"].email)
-    r = browser.post(
-        f"{TEAM}/add",
-        {"name": "Nia New", "email": "nia@example.com", "role": "member"},
-        page=f"{TEAM}/add",
-    )
-    invitation = re.search(r'id="invitation-link"[^>]*>http://localhost([^<]+)<', r.text).group(1)
-    with app.app_context():
-        nia = db.session.scalar(select(User).where(User.email == "nia@example.com"))
+    invitation, nia = _invite_nia(browser, clinic, app)
     reset = _password_link(browser, nia)
     nia_browser = make_browser()
     nia_browser.get(reset)
@@ -545,15 +550,7 @@ def test_a_used_reset_link_ends_the_unused_invitation(browser, make_browser, cli
 
 def test_deactivation_ends_unused_links_for_good(browser, make_browser, clinic, app):
     """Reactivated, the person needs a new link: one made before is not brought back."""
-    browser.login_with_code(clinic["owner"].email)
-    r = browser.post(
-        f"{TEAM}/add",
-        {"name": "Nia New", "email": "nia@example.com", "role": "member"},
-        page=f"{TEAM}/add",
-    )
-    invitation = re.search(r'id="invitation-link"[^>]*>http://localhost([^<]+)<', r.text).group(1)
-    with app.app_context():
-        nia = db.session.scalar(select(User).where(User.email == "nia@example.com"))
+    invitation, nia = _invite_nia(browser, clinic, app)
     page = f"{TEAM}/{nia.id}"
     reset = _password_link(browser, nia)
     assert browser.post(f"{page}/active", {"active": "0"}, page=page).status_code == 303
@@ -671,14 +668,7 @@ def test_a_link_ended_by_deactivation_says_so(browser, make_browser, clinic, app
 
 
 def test_an_invited_persons_page_speaks_of_a_first_password(browser, clinic, app):
-    browser.login_with_code(clinic["owner"].email)
-    browser.post(
-        f"{TEAM}/add",
-        {"name": "Nia New", "email": "nia@example.com", "role": "member"},
-        page=f"{TEAM}/add",
-    )
-    with app.app_context():
-        nia = db.session.scalar(select(User).where(User.email == "nia@example.com"))
+    _, nia = _invite_nia(browser, clinic, app)
     text = browser.get(f"{TEAM}/{nia.id}").text
     assert "Not joined yet? Create a one-time link for them to set their first password." in text
     assert "Forgot their password?" not in text and "invitation link" not in text
