@@ -82,17 +82,14 @@ class Check:
     @property
     def message(self):
         if self.outcome is Outcome.LOCKED:
-            # The recovery-key page says who can help below its form already.
-            help_ = (
-                ""
-                if self.kind == "recovery_key"
-                else (f" Lost your phone and your recovery key? {self.lost_both}")
-            )
-            return (
+            locked = (
                 f"Too many wrong attempts. For your security, codes and recovery keys for "
                 f"this account are locked until {self.locked_until:%H:%M} UTC (at most "
-                f"{LOCK_MINUTES} minutes).{help_}"
+                f"{LOCK_MINUTES} minutes)."
             )
+            if self.kind == "recovery_key":  # that page says who can help, below its form
+                return locked
+            return f"{locked} Lost your phone and your recovery key? {self.lost_both}"
         if self.outcome is Outcome.CLOCK_OFF:
             direction = "ahead" if self.minutes_off > 0 else "behind"
             minutes = abs(self.minutes_off)

@@ -124,10 +124,10 @@ ENROLLING = "enrolling"
 def show_security():
     """Settings > Profile > Security; while this session's setup is under way, its code
     field (after Enable MFA without JavaScript, once, with the QR code)."""
-    secret = mfa.pending_secret(current_user, clock.now())
-    mine = session.get(ENROLLING) or {}
-    if not mine or mine.get("setup") != mfa.setup_of(current_user):
+    mine = _my_setup()
+    if mine is None:  # most visits: nothing to decrypt
         return _panel(state=_resting_state())
+    secret = mfa.pending_secret(current_user, clock.now())
     if secret is None:  # this session's setup ran out: the entry in the app is useless
         session.pop(ENROLLING)
         return _panel(state=_resting_state(), notice=EXPIRED)
@@ -171,10 +171,15 @@ def start_enrolment():
     return redirect(url_for("security.show_security"), code=303)
 
 
+def _my_setup():
+    """This session's ENROLLING entry while its setup is the one pending, else None."""
+    mine = session.get(ENROLLING)
+    return mine if mine and mine.get("setup") == mfa.setup_of(current_user) else None
+
+
 def _enrol_state():
     """Where a refused Enable MFA was clicked: the code field of a setup under way, or off."""
-    mine = session.get(ENROLLING) or {}
-    return "enrolling" if mine.get("setup") == mfa.setup_of(current_user) else "off"
+    return "enrolling" if _my_setup() else "off"
 
 
 @bp.post("/security/verify")
