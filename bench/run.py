@@ -199,7 +199,7 @@ def free_port():
 class Server:
     """One gunicorn master with the repo's gunicorn.conf.py."""
 
-    def __init__(self, name, app_spec, cwd, env, logdir):
+    def __init__(self, name, app_spec, cwd, env, logdir, prefix=()):
         self.name, self.port = name, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, **env, "OZYOPS_BIND": f"127.0.0.1:{self.port}"}
@@ -207,7 +207,7 @@ class Server:
         self.log_path = Path(logdir) / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(  # noqa: S603
-            [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), app_spec],
+            [*prefix, str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), app_spec],
             cwd=cwd,
             env=full_env,
             stdout=self._log,
@@ -553,6 +553,18 @@ def run_vus(n, target):
     return recorders
 
 
+def sign_in(s, rec, base, user):
+    """One whole flow for `user` on the `requests.Session` `s`, with a fresh cookie jar."""
+    s.cookies.clear()
+    r = rec.call("GET /login", s.get, base + "/login", 200)
+    form = {"email": user.email, "password": PASSWORD, "csrf_token": csrf_token(r.text), "next": ""}
+    rec.call("POST /login", s.post, base + "/login", 303, "/login/mfa", data=form)
+    r = rec.call("GET /login/mfa", s.get, base + "/login/mfa", 200)
+    form = {"code": code_for(user), "csrf_token": csrf_token(r.text)}
+    rec.call("POST /login/mfa", s.post, base + "/login/mfa", 303, "/dashboard", data=form)
+    rec.call("GET /dashboard", s.get, base + "/dashboard", 200)
+
+
 def flow_phase(base, vus, seconds, pool):
     """Every virtual user runs the whole sign-in flow, with a fresh cookie jar each time."""
     state = {"flows": 0, "flow_ends": []}
@@ -567,18 +579,8 @@ def flow_phase(base, vus, seconds, pool):
             user = pool.lease(deadline) if pool else FloorUser
             if user is None:
                 break
-            s.cookies.clear()
             try:
-                r = rec.call("GET /login", s.get, base + "/login", 200)
-                token = csrf_token(r.text)
-                form = {"email": user.email, "password": PASSWORD, "csrf_token": token, "next": ""}
-                rec.call("POST /login", s.post, base + "/login", 303, "/login/mfa", data=form)
-                r = rec.call("GET /login/mfa", s.get, base + "/login/mfa", 200)
-                form = {"code": code_for(user), "csrf_token": csrf_token(r.text)}
-                rec.call(
-                    "POST /login/mfa", s.post, base + "/login/mfa", 303, "/dashboard", data=form
-                )
-                rec.call("GET /dashboard", s.get, base + "/dashboard", 200)
+                sign_in(s, rec, base, user)
                 with lock:
                     state["flows"] += 1
                     state["flow_ends"].append(time.perf_counter())
