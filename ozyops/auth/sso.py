@@ -23,7 +23,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import current_app
 from sqlalchemy import select
 
-from .. import admission, audit, clock, notify
+from .. import admission, audit, clock, links, notify
 from ..accounts import find_user_by_email
 from ..extensions import db
 from ..models import SsoIdentity
@@ -159,6 +159,10 @@ def resolve(provider, claims, tenant=None):
             "This account has been deactivated. Ask your practice's owner.", "inactive", user
         )
     link.last_used_at = clock.utcnow()
+    if linked_now:
+        # N.B. someone invited has now joined: their invitation, still in a mailbox, would
+        # otherwise let whoever holds it set a password and sign in as them.
+        links.end_unused(user, link.last_used_at, "invite")
     db.session.commit()
     if linked_now:
         notify.send(user, "sso_linked", provider=name)

@@ -2,6 +2,7 @@
 (oidc-provider-mock, started by the fixture): Authlib's checks, our matching rules, and
 MFA still enforced afterwards."""
 
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -330,3 +331,29 @@ def test_a_paused_password_does_not_stop_a_sign_in_with_the_provider(
     set_claims(provider, f"{which}-pat7", **claims_for(which, "pat@example.com"))
     r = sign_in(browser, provider, which, f"{which}-pat7")
     assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
+
+
+def test_joining_with_a_provider_ends_the_invitation(
+    browser, sso_app, provider, which, factory, make_browser
+):
+    """An invitation left in a mailbox must not let whoever holds it set a password and
+    sign in as someone who has already joined with Google or Microsoft."""
+    owner = factory.user(role="owner", kind="trades")
+    admin = factory.user(owner.account_id, role="admin", email="admin@example.com")
+    browser.login(admin.email)
+    added = browser.post(
+        "/settings/team/add",
+        {"email": "nia@example.com", "name": "Nia", "role": "member"},
+        page="/settings/team/add",
+    )
+    invitation = re.search(r"http://localhost(/set-password/[\w-]+)", added.text).group(1)
+    nia = make_browser()
+    set_claims(provider, f"{which}-nia", **claims_for(which, "nia@example.com"))
+    assert sign_in(nia, provider, which, f"{which}-nia").headers["Location"] == "/dashboard"
+
+    holder = make_browser()
+    assert holder.get(invitation).status_code == 410
+    form = {"password": "violet tractor ocean pebble", "confirm": "violet tractor ocean pebble"}
+    assert holder.post(invitation, form, page=invitation).status_code == 410
+    assert "no longer works" in holder.get(invitation).text
+    assert nia.get("/dashboard").status_code == 200
