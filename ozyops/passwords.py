@@ -145,7 +145,9 @@ def check(user, password, now, failed_event, replacing=False):
     A wrong one is audited as `failed_event` and counted; the MAX_FAILURES-th in a row
     pauses the user's password for PAUSE_MINUTES, and while paused even the right one is
     PAUSED, except in a browser where the user has signed in before (devices.py). Someone
-    with no password to guess (invited, SSO only) or deactivated is never counted.
+    with no password to guess (invited, SSO only) is never counted. A deactivated person
+    is, like anyone: the caller says they are deactivated only once the password is RIGHT,
+    so their password is no easier to guess than anyone's, for the day they come back.
 
     N.B. the hash is verified first whatever the state, so the time taken tells nothing,
     and the verdict is then taken from the row as it is after the hash, which may have
@@ -157,9 +159,7 @@ def check(user, password, now, failed_event, replacing=False):
     typed = password or ""
     form = _matching_form(user.password_hash if user else None, typed)
     matched = form is not None
-    if user is None or user.password_hash is None or not user.active:
-        if matched:  # deactivated: the caller says so, once the password is right
-            return Verdict.RIGHT
+    if user is None or user.password_hash is None:
         audit.record(failed_event, target=user)
         db.session.commit()
         return Verdict.WRONG

@@ -190,21 +190,26 @@ def test_attempts_while_paused_are_audited(browser, factory, app):
     assert len(after) == before + 2 and '"reason": "paused"' in after[-1].details
 
 
-@pytest.mark.parametrize("who", ["invited", "deactivated"])
-def test_no_one_is_paused_who_has_no_password_to_guess_or_is_deactivated(
-    browser, factory, app, caplog, who
-):
-    if who == "invited":
-        user = factory.user(kind="law")
-        with app.app_context():
-            db.session.get(User, user.id).password_hash = None
-            db.session.commit()
-    else:
-        user = factory.user(kind="law", active=False)
+def test_no_one_is_paused_who_has_no_password_to_guess(browser, factory, app, caplog):
+    user = factory.user(kind="law")
+    with app.app_context():
+        db.session.get(User, user.id).password_hash = None
+        db.session.commit()
     caplog.set_level("INFO")
     wrong_passwords(browser, user.email, MAX + 1)
     assert stored(app, user).password_failures == 0
     assert events(app, "password_paused") == [] and "password_paused" not in caplog.text
+
+
+def test_a_deactivated_persons_password_is_paused_like_anyone_elses(browser, factory, app):
+    """Else their password could be guessed without end, the page saying "deactivated" at
+    the right one, for the day they are reactivated."""
+    user = factory.user(kind="law", active=False)
+    wrong_passwords(browser, user.email, MAX)
+    assert stored(app, user).password_paused_until is not None
+    r = browser.login(user.email)  # the right password, while paused
+    assert r.status_code == 422 and "deactivated" not in r.text
+    assert WRONG_CREDENTIALS.replace("'", "&#39;") in r.text
 
 
 def test_the_pause_notice_goes_after_the_response_and_once_a_day(
