@@ -65,6 +65,9 @@ def load(app, test_config=None):
     )
     app.config["SQLALCHEMY_DATABASE_URI"] = _with_psycopg3(url)
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "ozyops-memory://"
+    # N.B. a Redis that does not answer raises limits' own StorageError, which errors.py
+    # answers with a 503: posts that carry a password or a code fail closed.
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"wrap_exceptions": True}
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
 
 

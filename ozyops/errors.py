@@ -5,6 +5,7 @@ from cryptography.fernet import InvalidToken
 from flask import current_app, flash, make_response, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -39,6 +40,7 @@ def init_app(app):
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(InternalServerError, _server_error)
     app.register_error_handler(InvalidToken, _secret_unreadable)
+    app.register_error_handler(StorageError, _limits_unavailable)
 
 
 def stale_form(error):
@@ -88,13 +90,23 @@ def _secret_unreadable(_error):
     )
 
 
-def _unavailable():
-    """The database does not answer: a plain 503 page that needs nothing from it (no
-    signed-in navigation, no session), so sign-in fails closed and says why."""
+def _limits_unavailable(error):
+    """The shared rate-limit store (REDIS_URL) does not answer: every post that carries a
+    password, a code or a recovery key fails closed, since its per-address limit cannot be
+    counted across processes (SPEC §7). Pages and other forms still work."""
+    db.session.rollback()
+    current_app.logger.error("the rate-limit store (REDIS_URL) does not answer: %s", error)
+    return _unavailable(cause="limits")
+
+
+def _unavailable(cause="database"):
+    """The database does not answer (or, `cause="limits"`, the rate-limit store): a plain
+    503 page that needs nothing from it (no signed-in navigation, no session), so sign-in
+    fails closed and says why."""
     # Straight from the Jinja environment: Flask's context processors would reach for the
     # session, which may be what failed to load.
     name = "errors/_unavailable.html" if htmx.is_htmx() else "errors/unavailable.html"
-    page = current_app.jinja_env.get_template(name).render()
+    page = current_app.jinja_env.get_template(name).render(cause=cause)
     response = make_response(page, 503)
     response.headers["Retry-After"] = "30"
     if htmx.is_htmx():

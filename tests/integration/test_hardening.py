@@ -222,6 +222,19 @@ def test_database_unavailable_answers_503_and_fails_closed(down, clock):
     assert "<html" not in r.text and "database is not answering" in r.text
 
 
+@pytest.mark.settings(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
+def test_rate_limit_store_unavailable_answers_503_and_fails_closed(browser, factory, caplog):
+    user = factory.user(kind="law")
+    assert browser.get("/login").status_code == 200  # only limited posts need the store
+    r = browser.post("/login", {"email": user.email, "password": "x"}, page="/login")
+    assert r.status_code == 503 and "Retry-After" in r.headers
+    assert "can't reach the service that counts sign-in attempts" in r.text
+    assert "ozyops_session=" not in r.headers.get("Set-Cookie", "")
+    assert "rate-limit store (REDIS_URL) does not answer" in caplog.text
+    r = browser.post("/login", {"email": user.email, "password": "x"}, page="/login", htmx=True)
+    assert r.status_code == 503 and r.headers["HX-Retarget"] == "#alerts"
+
+
 def test_an_abandoned_enrolment_changes_nothing_at_sign_in(browser, make_browser, factory):
     user = factory.user(email="pat@example.com", kind="trades")
     browser.login(user.email)
