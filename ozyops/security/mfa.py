@@ -87,7 +87,7 @@ class Check:
                 f"this account are locked until {self.locked_until:%H:%M} UTC (at most "
                 f"{LOCK_MINUTES} minutes)."
             )
-            if self.kind == "recovery_key":  # that page says who can help, below its form
+            if self.kind == "recovery_key" or not self.lost_both:  # (see `_lock`)
                 return locked
             return f"{locked} Lost your phone and your recovery key? {self.lost_both}"
         if self.outcome is Outcome.CLOCK_OFF:
@@ -149,15 +149,19 @@ def enable(user, code, now):
 
     Returns (Check, recovery key to show once); the key is None unless the check passed.
     Raises MfaError when there is nothing pending (expired, or a double submit already won).
+    Wrong codes count towards the lock as anywhere else: someone holding a copy of the
+    session must not be free to guess the pending code and be shown the recovery key.
     """
     secret = pending_secret(user, now)
     if secret is None:
         raise MfaError(
             "This setup has expired or was already completed. Click Enable MFA to start again."
         )
+    if lock := locked(user, now, signed_in=True):
+        return lock, None
     step = totp.matching_step(secret, code, now.timestamp())
     if step is None:
-        return _miss(secret, code, now), None
+        return _failure(user, _miss(secret, code, now), now, code, by=user), None
     key = recovery.new_key()
     won = db.session.execute(
         update(User)
@@ -205,7 +209,8 @@ def locked(user, now, kind="code", signed_in=False):
 
 
 def _lock(user, until, kind, signed_in):
-    help_ = lost_both(user if signed_in else None)
+    # N.B. someone still setting MFA up (mfa.enable) has no phone or key to lose.
+    help_ = lost_both(user if signed_in else None) if user.mfa_enabled else ""
     return Check(Outcome.LOCKED, locked_until=until, kind=kind, lost_both=help_)
 
 

@@ -4,12 +4,12 @@ import re
 import unicodedata
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from ozyops.extensions import db
-from ozyops.models import User
-from ozyops.security import totp
-from tests.conftest import SECRET
+from ozyops.models import AuditEvent, User
+from ozyops.security import mfa, totp
+from tests.conftest import SECRET, wrong_codes
 
 PAGE = "/settings/profile/security"
 
@@ -218,6 +218,23 @@ def test_wrong_code_keeps_the_same_qr_and_says_why(browser, pat, clock):
     code = totp.code_at(secret, clock.timestamp + 300)
     r = browser.post(PAGE + "/verify", {"code": code, "setup": setup})
     assert r.status_code == 422 and "5 minutes ahead" in r.text
+
+
+def test_wrong_codes_at_verify_and_enable_count_towards_the_lock(browser, pat, app, clock):
+    """Else whoever holds a copy of the session could guess the pending code, and be shown
+    the recovery key when a guess came right (SPEC §5: code attempts are limited per user)."""
+    _, secret = enable_mfa(browser, htmx=True)
+    for code in wrong_codes(mfa.MAX_FAILURES):
+        r = browser.post(PAGE + "/verify", {"code": code}, htmx=True)
+        assert r.status_code == 422
+    r = browser.post(PAGE + "/verify", {"code": totp.code_at(secret, clock.timestamp)})
+    assert r.status_code == 422 and "locked until" in r.text and "recovery-key" not in r.text
+    assert "Lost your phone" not in r.text  # there is nothing to lose yet
+    with app.app_context():
+        user = db.session.get(User, pat.id)
+        assert not user.mfa_enabled and user.mfa_locked_until is not None
+        failed = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "mfa_failed"))
+        assert len(failed.all()) == mfa.MAX_FAILURES
 
 
 def test_empty_code_is_a_clear_422(browser, pat):
