@@ -180,7 +180,9 @@ def check(user, password, now, failed_event, replacing=False):
         return Verdict.RIGHT
     audit.record(failed_event, target=user)
     count = update(User).where(User.id == user.id)
-    if not exempt:
+    if exempt:
+        devices.wrong_password(user)
+    else:
         count = count.where(_not_paused(now))
     failures = db.session.execute(
         count.values(password_failures=User.password_failures + 1).returning(User.password_failures)

@@ -160,6 +160,25 @@ def test_a_browser_signed_in_before_is_not_paused(browser, make_browser, factory
     assert forger.login(sam.email).status_code == 422
 
 
+def test_a_browser_signed_in_before_loses_its_exemption_after_as_many_wrong_ones(
+    browser, make_browser, factory
+):
+    """OWASP's device cookie has a lockout of its own: else whoever sits at a shared
+    computer, or holds a copy of its cookie, guesses a colleague's password without end."""
+    sam = factory.user(kind="law")
+    assert browser.login(sam.email).headers["Location"] == "/dashboard"
+    browser.logout()
+    copy = make_browser()  # the cookie copied elsewhere counts with the original
+    copy.client.set_cookie(devices.COOKIE, browser.client.get_cookie(devices.COOKIE).value)
+    wrong_passwords(browser, sam.email, MAX // 2)
+    wrong_passwords(copy, sam.email, MAX - MAX // 2)
+    for b in (browser, copy):
+        r = b.login(sam.email)  # the right password
+        assert r.status_code == 422 and WRONG_CREDENTIALS.replace("'", "&#39;") in r.text
+    browser.clock.advance(minutes=16)  # the pause is over
+    assert browser.login(sam.email).headers["Location"] == "/dashboard"
+
+
 def test_a_password_checked_after_a_pause_began_elsewhere_is_paused(app, factory, clock):
     """A sign-in waits its turn for the hashing thread, with the user loaded before; a
     pause begun meanwhile by another process still holds for it, right password or not."""
