@@ -516,6 +516,30 @@ def test_team_pages_on_a_desktop_and_a_phone(page, clinic, factory, clock, shots
         on_screen(page, audit.export_csv)
 
 
+def test_one_very_long_word_in_a_name_widens_nothing(page, clinic, factory, clock, shots):
+    """A name is whatever was typed: one word of 50 letters must not push Manage, the
+    audit log's Address or a member page's buttons past the screen's edge."""
+    name = "Maximiliana Wolfeschlegelsteinhausenbergerdorffvoralternwaren"
+    factory.user(
+        account_id=clinic["owner"].account_id, role="member", email="max@example.com", name=name
+    )
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    for size in (DESKTOP, SMALL_LAPTOP, PHONE):
+        look(page, shots, "long-word-list", size)
+        manage = team.row(name).get_by_role("link", name="Manage").bounding_box()
+        assert manage["x"] + manage["width"] <= size["width"], manage
+    member = team.manage(name)
+    member.create_password_link()  # an audit entry naming them
+    for size in (DESKTOP, PHONE):
+        look(page, shots, "long-word-member", size)
+        on_screen(page, page.get_by_role("button", name=f"Deactivate {name}"))
+    member.go_to_audit_log()
+    for size in (DESKTOP, PHONE):
+        look(page, shots, "long-word-audit", size)
+        address = page.locator("td[data-label='Address']").first.bounding_box()
+        assert address["x"] + address["width"] <= size["width"], address
+
+
 def test_filter_fields_do_not_overlap_and_are_big_enough_to_tap(page, factory):
     owner = factory.user(kind="trades", email="pat@builders.example", name="Pat Builder")
     settings = LoginPage(page).open().log_in_to_dashboard(owner.email).go_to_settings()
