@@ -124,8 +124,6 @@ def password_link_command(email, reason, base_url):
 
     reason = _reason(reason)
     user = _user(email)
-    if not user.active:
-        raise click.ClickException(f"{user.email} is deactivated: reactivate them first.")
     token = _run(
         lambda: members.password_reset_link(None, user, clock.utcnow(), via="cli", reason=reason)
     )

@@ -117,7 +117,10 @@ def password_reset_link(actor, target, now, replaces=None, **why):
 
     `replaces` is the newest link the page showing the button knew of (links.newest).
     When another was made since, the form was sent again (a reload) or someone was first:
-    a new link would silently kill the one just handed over, so none is made."""
+    a new link would silently kill the one just handed over, so none is made. None for
+    someone deactivated: it would not work (links.find) until they were reactivated."""
+    if not target.active:
+        raise AccountError(f"{target.name} is deactivated: reactivate them first.")
     if replaces is not None and replaces != links.newest(target, "reset"):
         raise AccountError(
             f"A password link for {target.name} was made after this page was shown, so no "

@@ -673,3 +673,15 @@ def test_an_invited_persons_page_speaks_of_a_first_password(browser, clinic, app
     assert "Not joined yet? Create a one-time link for them to set their first password." in text
     assert "Forgot their password?" not in text and "invitation link" not in text
     assert "Forgot their password?" in browser.get(f"{TEAM}/{clinic['member'].id}").text
+
+
+def test_no_password_link_is_made_for_someone_deactivated(browser, clinic, app):
+    """It would not work until they were reactivated, yet the page said to send it."""
+    browser.login_with_code(clinic["owner"].email)
+    page = f"{TEAM}/{clinic['member'].id}"
+    browser.post(f"{page}/active", {"active": "0"}, page=page)
+    text = browser.get(page).text
+    assert "reactivate Sam Park first" in text and "Create password link" not in text
+    r = browser.post(f"{page}/password-link", page=page)
+    assert r.status_code == 409 and "Sam Park is deactivated: reactivate them first." in r.text
+    assert 'id="password-link"' not in r.text
