@@ -139,8 +139,10 @@ class Verdict(StrEnum):
     PAUSED = "paused"
 
 
-def check(user, password, now, failed_event, replacing=False):
-    """`user`'s password against `password` (None: an unknown email, always WRONG).
+def check(user, password, now, failed_event, replacing=False, by=None):
+    """`user`'s password against `password` (None: an unknown email, always WRONG), typed
+    `by` the signed-in user (sudo mode, Change password) or, at sign-in, by someone not yet
+    known to be them (None): the audit entry's actor.
 
     A wrong one is audited as `failed_event` and counted; the MAX_FAILURES-th in a row
     pauses the user's password for PAUSE_MINUTES, and while paused even the right one is
@@ -160,13 +162,13 @@ def check(user, password, now, failed_event, replacing=False):
     form = _matching_form(user.password_hash if user else None, typed)
     matched = form is not None
     if user is None or user.password_hash is None:
-        audit.record(failed_event, target=user)
+        audit.record(failed_event, actor=by, target=user)
         db.session.commit()
         return Verdict.WRONG
     db.session.refresh(user, ["password_failures", "password_paused_until"])
     exempt = devices.known(user)
     if paused_until(user, now) and not exempt:
-        audit.record(failed_event, target=user, reason="paused")
+        audit.record(failed_event, actor=by, target=user, reason="paused")
         db.session.commit()
         return Verdict.PAUSED
     if matched:
@@ -178,7 +180,7 @@ def check(user, password, now, failed_event, replacing=False):
         elif db.session.dirty:
             db.session.commit()
         return Verdict.RIGHT
-    audit.record(failed_event, target=user)
+    audit.record(failed_event, actor=by, target=user)
     count = update(User).where(User.id == user.id)
     if exempt:
         devices.wrong_password(user)

@@ -51,7 +51,9 @@ def check_password(email, password):
     if not user.active:
         audit.record("login_failed", target=user, reason="deactivated")
         db.session.commit()
-        raise SignInError("This account has been deactivated. Ask your practice's owner.")
+        raise SignInError(
+            "This account has been deactivated. Ask your practice's owner or an admin."
+        )
     return user
 
 

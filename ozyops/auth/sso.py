@@ -156,7 +156,9 @@ def resolve(provider, claims, tenant=None):
     if not user.active:
         db.session.rollback()
         raise SsoError(
-            "This account has been deactivated. Ask your practice's owner.", "inactive", user
+            "This account has been deactivated. Ask your practice's owner or an admin.",
+            "inactive",
+            user,
         )
     link.last_used_at = clock.utcnow()
     if linked_now:

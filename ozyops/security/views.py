@@ -84,7 +84,7 @@ def change_password():
             return _password_refused(form, "Enter your current password.")
         now = clock.utcnow()
         verdict = passwords.check(
-            current_user, form.current.data, now, "reauth_failed", replacing=True
+            current_user, form.current.data, now, "reauth_failed", replacing=True, by=current_user
         )
         if verdict is passwords.Verdict.PAUSED:
             return _password_refused(form, passwords.paused_message(current_user, now))

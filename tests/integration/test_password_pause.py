@@ -122,7 +122,10 @@ def test_wrong_passwords_when_signed_in_count_too_and_say_so(browser, factory, a
         r = browser.post(url, {**data, field: "not the password"}, page=page)
         assert r.status_code == 422
     assert "Too many wrong passwords in a row" in r.text and "UTC" in r.text
-    assert len(events(app, "reauth_failed")) == MAX
+    failed = events(app, "reauth_failed")
+    assert len(failed) == MAX
+    # Typed by the person signed in, as a wrong code there is: the audit log says so.
+    assert {e.actor_id for e in failed} == {owner.id}
     r = browser.post(url, {**data, field: PASSWORD}, page=page)
     assert r.status_code == 422 and "Too many wrong passwords in a row" in r.text
     assert stored(app, member).role == "member"

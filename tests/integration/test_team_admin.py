@@ -648,7 +648,7 @@ def test_an_admin_on_the_owners_page_is_told_why_there_is_nothing_to_do(browser,
     text = browser.get(f"{TEAM}/{clinic['owner'].id}").text
     text = " ".join(text.split())
     assert "Only Dana Owner can change the owner's own sign-in" in text
-    assert "whoever runs OzyOps for your practice can reset their MFA" in text
+    assert "they contact support@ozyops.com (or whoever runs OzyOps" in text
     browser.logout()
     browser.clock.advance(seconds=30)
     browser.login_with_code(clinic["owner"].email)
