@@ -58,7 +58,7 @@ def confirm(user, credential, now):
             return check.message
         db.session.commit()  # the code is used up, whatever the action does next
     else:
-        verdict = passwords.check(user, credential, now, "reauth_failed", by=user)
+        verdict = passwords.check(user, credential, now, failed_event="reauth_failed", by=user)
         if verdict is passwords.Verdict.PAUSED:
             return passwords.paused_message(user, now)
         if verdict is passwords.Verdict.WRONG:
