@@ -69,6 +69,8 @@ def load(app, test_config=None):
     # answers with a 503: posts that carry a password or a code fail closed.
     app.config["RATELIMIT_STORAGE_OPTIONS"] = {"wrap_exceptions": True}
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    # N.B. said for every app: Flask-Limiter's one Limiter otherwise keeps the last app's.
+    app.config.setdefault("RATELIMIT_ENABLED", True)
 
 
 def _instance_secret(app, name, fresh):
