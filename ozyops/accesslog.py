@@ -84,10 +84,11 @@ class RedactedAtoms(Mapping):
         name, kind = kl[1:-2], kl[-1:]
         if not (kl.startswith("{") and kl[-2:-1] == "}" and kind in "ioe"):
             return "-"
-        if kind == "e":
-            pairs = self.environ.items()
-        else:
-            pairs = self.req.headers if kind == "i" else self.resp.headers
+        pairs = self.environ if kind == "e" else self.req if kind == "i" else self.resp
+        # N.B. as gunicorn reads them: a request may be its headers (the gevent worker's),
+        # and headers may be a mapping or a list of pairs.
+        pairs = getattr(pairs, "headers", pairs)
+        pairs = pairs.items() if hasattr(pairs, "items") else pairs
         value = "-"
         for k, v in pairs:  # N.B. the last of a repeated header, as in gunicorn
             if k.lower() == name:

@@ -17,7 +17,7 @@ EVERYTHING = (
 )
 
 
-def logged(path, query="", referer="-", log_format=DEFAULT, response_headers=None):
+def logged(path, query="", referer="-", log_format=DEFAULT, response_headers=None, req=None):
     """The access-log line gunicorn writes for this request, through its logging."""
     uri = f"{path}?{query}" if query else path
     environ = {
@@ -29,7 +29,7 @@ def logged(path, query="", referer="-", log_format=DEFAULT, response_headers=Non
         "HTTP_REFERER": referer,
         "HTTP_COOKIE": "ozyops_session=the-session-id",
     }
-    req = types.SimpleNamespace(headers=[("COOKIE", "ozyops_session=the-session-id")])
+    req = req or types.SimpleNamespace(headers=[("COOKIE", "ozyops_session=the-session-id")])
     resp = types.SimpleNamespace(
         status="200 OK",
         sent=10,
@@ -87,3 +87,10 @@ def test_only_the_fields_the_format_names_are_looked_up():
 
     line = logged("/dashboard", response_headers=Untouchable([("X", "y")]))
     assert '"GET /dashboard HTTP/1.1" 200 10 "-" "-"' in line
+
+
+def test_a_request_that_is_its_headers_is_logged_as_gunicorn_logs_it():
+    """gunicorn's gevent worker passes the request's headers as the request."""
+    headers = [("X-FORWARDED-FOR", "203.0.113.9"), ("COOKIE", "ozyops_session=the-session-id")]
+    line = logged("/dashboard", log_format=DEFAULT + " %({x-forwarded-for}i)s", req=headers)
+    assert line.rstrip().endswith(" 203.0.113.9") and "the-session-id" not in line
