@@ -228,7 +228,7 @@ def test_rate_limit_store_unavailable_answers_503_and_fails_closed(browser, fact
     assert browser.get("/login").status_code == 200  # only limited posts need the store
     r = browser.post("/login", {"email": user.email, "password": "x"}, page="/login")
     assert r.status_code == 503 and "Retry-After" in r.headers
-    assert "can't reach the service that counts sign-in attempts" in r.text
+    assert "Signing in and security changes are unavailable right now" in r.text
     assert "ozyops_session=" not in r.headers.get("Set-Cookie", "")
     assert "rate-limit store (REDIS_URL) does not answer" in caplog.text
     r = browser.post("/login", {"email": user.email, "password": "x"}, page="/login", htmx=True)
