@@ -20,6 +20,9 @@ MESSAGES = {
     "set MFA up on your new device.",
     "mfa_locked": "Sign-in codes for your OzyOps account were locked for 15 minutes after too "
     "many wrong attempts.",
+    "mfa_setup_locked": "Setting up MFA on your OzyOps account was locked for 15 minutes "
+    "after too many wrong codes. If that was not you, someone may be using a session of "
+    "yours: change your password, which signs out every other session.",
     "password_probably_known": "Someone entered your correct OzyOps password but then several "
     "wrong authentication codes. Your password is probably known to someone else: change it.",
     "password_paused": "Your OzyOps password was paused for 15 minutes after 20 wrong "
@@ -41,6 +44,8 @@ OWNER_COPIES = {
     "mfa_reset": "The MFA of {name} ({email}) was reset.",
     "mfa_locked": "Sign-in codes for {name} ({email}) were locked for 15 minutes after too many "
     "wrong attempts.",
+    "mfa_setup_locked": "Setting up MFA for {name} ({email}) was locked for 15 minutes after "
+    "too many wrong codes.",
     "password_paused": "The password of {name} ({email}) was paused for 15 minutes after 20 "
     "wrong passwords in a row.",
 }

@@ -82,12 +82,14 @@ class Check:
     @property
     def message(self):
         if self.outcome is Outcome.LOCKED:
+            until = f"until {self.locked_until:%H:%M} UTC (at most {LOCK_MINUTES} minutes)"
+            if self.kind == "setup":  # someone with no MFA yet has no codes or key to lose
+                return f"Too many wrong codes. For your security, setting up MFA is locked {until}."
             locked = (
                 f"Too many wrong attempts. For your security, codes and recovery keys for "
-                f"this account are locked until {self.locked_until:%H:%M} UTC (at most "
-                f"{LOCK_MINUTES} minutes)."
+                f"this account are locked {until}."
             )
-            if self.kind == "recovery_key" or not self.lost_both:  # (see `_lock`)
+            if self.kind == "recovery_key":  # that page says who can help, below its form
                 return locked
             return f"{locked} Lost your phone and your recovery key? {self.lost_both}"
         if self.outcome is Outcome.CLOCK_OFF:
@@ -157,11 +159,13 @@ def enable(user, code, now):
         raise MfaError(
             "This setup has expired or was already completed. Click Enable MFA to start again."
         )
-    if lock := locked(user, now, signed_in=True):
+    if lock := locked(user, now, kind="setup", signed_in=True):
         return lock, None
     step = totp.matching_step(secret, code, now.timestamp())
     if step is None:
-        return _failure(user, _miss(secret, code, now), now, code, by=user), None
+        return _failure(
+            user, replace(_miss(secret, code, now), kind="setup"), now, code, user
+        ), None
     key = recovery.new_key()
     won = db.session.execute(
         update(User)
@@ -209,8 +213,7 @@ def locked(user, now, kind="code", signed_in=False):
 
 
 def _lock(user, until, kind, signed_in):
-    # N.B. someone still setting MFA up (mfa.enable) has no phone or key to lose.
-    help_ = lost_both(user if signed_in else None) if user.mfa_enabled else ""
+    help_ = lost_both(user if signed_in else None)
     return Check(Outcome.LOCKED, locked_until=until, kind=kind, lost_both=help_)
 
 
@@ -333,7 +336,7 @@ def _failure(user, check, now, typed, by=None):
         if locked:
             audit.record("mfa_locked", target=user, minutes=LOCK_MINUTES)
             db.session.commit()
-            notify.send(user, "mfa_locked")
+            notify.send(user, "mfa_setup_locked" if check.kind == "setup" else "mfa_locked")
             return _lock(user, until, check.kind, signed_in=by is not None)
     db.session.commit()
     if by is None and failures == WARN_AFTER_FAILURES:
@@ -345,7 +348,7 @@ def _digest(user, kind, typed, now):
     """What `_failure` keeps of a wrong code (with its time step) or key: keyed, so the
     database holds nothing a six-digit search could turn back into the code; in the form it
     is checked in, so "123 456" again is the same code."""
-    if kind == "code":
+    if kind in ("code", "setup"):
         value = f"{totp.step_at(now.timestamp())}:{totp.clean(typed) or typed}"
     else:
         value = recovery.normalize(typed)
