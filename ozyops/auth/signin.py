@@ -23,6 +23,7 @@ PENDING_KEY = "mfa_pending"
 MAX_PENDING_FAILURES = 5
 
 WRONG_CREDENTIALS = "That email and password don't match. Check them and try again."
+DEACTIVATED = "This account has been deactivated. Ask your practice's owner or an admin."
 
 
 class SignInError(ValueError):
@@ -51,9 +52,7 @@ def check_password(email, password):
     if not user.active:
         audit.record("login_failed", target=user, reason="deactivated")
         db.session.commit()
-        raise SignInError(
-            "This account has been deactivated. Ask your practice's owner or an admin."
-        )
+        raise SignInError(DEACTIVATED)
     return user
 
 

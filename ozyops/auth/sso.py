@@ -27,6 +27,7 @@ from .. import admission, audit, clock, links, notify
 from ..accounts import find_user_by_email
 from ..extensions import db
 from ..models import SsoIdentity
+from .signin import DEACTIVATED
 
 PROVIDERS = {"google": "Google", "microsoft": "Microsoft"}
 MULTI_TENANT = {"common", "organizations", "consumers"}
@@ -156,7 +157,7 @@ def resolve(provider, claims, tenant=None):
     if not user.active:
         db.session.rollback()
         raise SsoError(
-            "This account has been deactivated. Ask your practice's owner or an admin.",
+            DEACTIVATED,
             "inactive",
             user,
         )
