@@ -161,6 +161,15 @@ class Browser:
     def logout(self):
         return self.post("/logout", page="/dashboard")
 
+    def invite(self, name, email, role="member"):
+        """Add member, signed in as an owner or admin: the invitation link's path."""
+        r = self.post(
+            "/settings/team/add",
+            {"name": name, "email": email, "role": role},
+            page="/settings/team/add",
+        )
+        return re.search(r'id="invitation-link"[^>]*>http://localhost([^<]+)<', r.text).group(1)
+
 
 @pytest.fixture
 def browser(app, clock):

@@ -105,12 +105,7 @@ def test_a_password_set_by_reset_link_is_mailed_but_not_an_invitation(
     owner = factory.user(email="boss@example.com", kind="law")
     member = factory.user(account_id=owner.account_id, role="member", email="sam@example.com")
     browser.login(owner.email)
-    r = browser.post(
-        "/settings/team/add",
-        {"name": "Nia", "email": "nia@example.com", "role": "member"},
-        page="/settings/team/add",
-    )
-    invite = re.search(r'id="invitation-link"[^>]*>http://localhost([^<]+)<', r.text).group(1)
+    invite = browser.invite("Nia", "nia@example.com")
     r = browser.post(
         f"/settings/team/{member.id}/password-link", {}, page=f"/settings/team/{member.id}"
     )

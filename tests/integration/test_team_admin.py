@@ -500,12 +500,7 @@ def test_reset_mfa_with_nothing_to_reset_says_so(browser, clinic, app):
 def _invite_nia(browser, clinic, app):
     """The owner adds Nia New; returns her invitation link's path and her, as loaded."""
     browser.login_with_code(clinic["owner"].email)
-    r = browser.post(
-        f"{TEAM}/add",
-        {"name": "Nia New", "email": "nia@example.com", "role": "member"},
-        page=f"{TEAM}/add",
-    )
-    invitation = re.search(r'id="invitation-link"[^>]*>http://localhost([^<]+)<', r.text).group(1)
+    invitation = browser.invite("Nia New", "nia@example.com")
     with app.app_context():
         return invitation, db.session.scalar(select(User).where(User.email == "nia@example.com"))
 
