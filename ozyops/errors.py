@@ -92,9 +92,10 @@ def _secret_unreadable(_error):
 
 def _limits_unavailable(error):
     """The shared rate-limit store (REDIS_URL) does not answer: every post under the
-    credential limit (one that takes a password, a code or a recovery key: signing in, and
-    changes to sign-in or to the team) fails closed, since its per-address limit cannot be
-    counted across processes (SPEC §7). Pages and logging out still work."""
+    credential limit (one that takes a password, a code or a recovery key: signing in,
+    setting up MFA, changes that ask to confirm it's you) fails closed, since its
+    per-address limit cannot be counted across processes (SPEC §7). Pages and logging out
+    still work."""
     db.session.rollback()
     current_app.logger.error("the rate-limit store (REDIS_URL) does not answer: %s", error)
     return _unavailable(cause="limits")

@@ -334,7 +334,7 @@ def _failure(user, check, now, typed, by=None):
             .values(mfa_locked_until=until, mfa_failures=0, mfa_last_wrong=None)
         ).rowcount
         if locked:
-            audit.record("mfa_locked", target=user, minutes=LOCK_MINUTES)
+            audit.record("mfa_locked", target=user, minutes=LOCK_MINUTES, kind=check.kind)
             db.session.commit()
             notify.send(user, "mfa_setup_locked" if check.kind == "setup" else "mfa_locked")
             return _lock(user, until, check.kind, signed_in=by is not None)

@@ -238,6 +238,8 @@ def test_wrong_codes_at_verify_and_enable_count_towards_the_lock(browser, pat, a
         assert not user.mfa_enabled and user.mfa_locked_until is not None
         failed = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "mfa_failed"))
         assert len(failed.all()) == mfa.MAX_FAILURES
+        lock = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "mfa_locked"))
+        assert '"kind": "setup"' in lock.details  # told apart from a sign-in's lock
 
 
 def test_empty_code_is_a_clear_422(browser, pat):
