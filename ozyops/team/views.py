@@ -18,14 +18,14 @@ from .permissions import can, may_grant
 
 bp = Blueprint("team", __name__, url_prefix="/settings/team")
 
-MFA_FILTERS = {"enabled": "Enabled", "not_set_up": "Not set up"}
-
 
 def mfa_status(user):
     """`Enabled`, `Not set up` or `Required — not set up`, as the team page shows it."""
-    if user.mfa_enabled:
-        return "Enabled"
-    return "Required — not set up" if user.account.mfa_required else "Not set up"
+    return "Enabled" if user.mfa_enabled else _not_set_up(user.account)
+
+
+def _not_set_up(account):
+    return "Required — not set up" if account.mfa_required else "Not set up"
 
 
 @bp.app_template_filter("breakable_email")
@@ -82,7 +82,7 @@ def _team_page(status=200, **context):
         account=current_user.account,
         q=q,
         mfa_filter=mfa_filter,
-        filters=MFA_FILTERS,
+        filters={"enabled": "Enabled", "not_set_up": _not_set_up(current_user.account)},
         form=EmptyForm(),
         status=status,
         **context,
