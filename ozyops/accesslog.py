@@ -9,9 +9,9 @@ same for the proxy's log.
 
 N.B. the fields are worked out only when the log format names them. gunicorn builds every
 request header, response header and environ variable into a dict for each line, and
-copies it to quote it: 7% of a whole sign-in's server CPU, more than any one step of
-OzyOps's own (bench/README.md, bench/instructions.py). The fields and their quoting are
-gunicorn's (`Logger.atoms`, `SafeAtoms`).
+copies it to quote it: about 3% of a whole sign-in's server instructions, and 12% of the
+bare-Flask floor's (bench/README.md, bench/instructions.py). The fields and their quoting
+are gunicorn's (`Logger.atoms`, `SafeAtoms`).
 """
 
 import os

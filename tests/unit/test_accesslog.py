@@ -78,8 +78,9 @@ def test_other_requests_are_logged_as_they_are():
 
 
 def test_only_the_fields_the_format_names_are_looked_up():
-    """gunicorn builds every header and environ variable for each line: 7% of a sign-in's
-    server CPU (bench/README.md). The default format names no response header."""
+    """gunicorn builds every header and environ variable for each line: about 3% of a
+    sign-in's server instructions (bench/README.md). The default format names no response
+    header."""
 
     class Untouchable(list):
         def __iter__(self):
