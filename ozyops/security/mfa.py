@@ -84,7 +84,11 @@ class Check:
         if self.outcome is Outcome.LOCKED:
             until = f"until {self.locked_until:%H:%M} UTC (at most {LOCK_MINUTES} minutes)"
             if self.kind == "setup":  # someone with no MFA yet has no codes or key to lose
-                return f"Too many wrong codes. For your security, setting up MFA is locked {until}."
+                # N.B. by then the setup has run out too (both last 15 minutes by default).
+                return (
+                    f"Too many wrong codes. For your security, setting up MFA is locked "
+                    f"{until}. Then click Enable MFA to start again, with a new QR code."
+                )
             locked = (
                 f"Too many wrong attempts. For your security, codes and recovery keys for "
                 f"this account are locked {until}."

@@ -233,6 +233,7 @@ def test_wrong_codes_at_verify_and_enable_count_towards_the_lock(browser, pat, a
     assert r.status_code == 422 and "recovery-key" not in r.text
     # Someone with no MFA yet has no codes or recovery key to be told about.
     assert "setting up MFA is locked until" in r.text and "recovery key" not in r.text
+    assert "Then click Enable MFA to start again" in r.text  # the setup ends with the lock
     with app.app_context():
         user = db.session.get(User, pat.id)
         assert not user.mfa_enabled and user.mfa_locked_until is not None
