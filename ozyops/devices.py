@@ -80,10 +80,8 @@ def _read():
         return None, []
     if not (isinstance(data, dict) and isinstance(data.get("browser"), str)):
         return None, []  # N.B. a cookie from before browsers had ids: known from the next sign-in
-    people = data.get("people")
-    return data["browser"], [i for i in people if type(i) is int] if isinstance(
-        people, list
-    ) else []
+    people = data.get("people") if isinstance(data.get("people"), list) else []
+    return data["browser"], [i for i in people if type(i) is int]
 
 
 def _key(browser, user):

@@ -156,11 +156,7 @@ def resolve(provider, claims, tenant=None):
         audit.record("sso_linked", actor=user, target=user, provider=provider)
     if not user.active:
         db.session.rollback()
-        raise SsoError(
-            DEACTIVATED,
-            "inactive",
-            user,
-        )
+        raise SsoError(DEACTIVATED, "inactive", user)
     link.last_used_at = clock.utcnow()
     if linked_now:
         # N.B. someone invited has now joined: their invitation, still in a mailbox, would

@@ -167,9 +167,7 @@ def enable(user, code, now):
         return lock, None
     step = totp.matching_step(secret, code, now.timestamp())
     if step is None:
-        return _failure(
-            user, replace(_miss(secret, code, now), kind="setup"), now, code, user
-        ), None
+        return _failure(user, _miss(secret, code, now, kind="setup"), now, code, user), None
     key = recovery.new_key()
     won = db.session.execute(
         update(User)
@@ -194,11 +192,11 @@ def enable(user, code, now):
     return Check(Outcome.OK), key
 
 
-def _miss(secret, code, now):
+def _miss(secret, code, now, kind="code"):
     minutes = totp.clock_offset_minutes(secret, code, now.timestamp())
     if minutes is not None:
-        return Check(Outcome.CLOCK_OFF, minutes_off=minutes)
-    return Check(Outcome.INVALID)
+        return Check(Outcome.CLOCK_OFF, minutes_off=minutes, kind=kind)
+    return Check(Outcome.INVALID, kind=kind)
 
 
 # --- the second step -------------------------------------------------------------------
