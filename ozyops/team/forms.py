@@ -1,6 +1,5 @@
 """Team forms. The sensitive ones extend SudoForm (ozyops/forms.py)."""
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
@@ -13,7 +12,10 @@ class RoleForm(SudoForm):
     role = SelectField("Role", choices=ROLE_CHOICES, validators=[InputRequired()])
 
 
-class AddMemberForm(FlaskForm):
+class AddMemberForm(SudoForm):
+    """N.B. a sudo form: adding an admin grants what a role change does, and a member too is
+    a new way into the practice's data."""
+
     name = StringField("Name", validators=[InputRequired("Enter their name."), Length(max=120)])
     email = EmailField(
         "Email",

@@ -162,26 +162,30 @@ def show_row(user_id):
 
 
 @bp.route("/add", methods=["GET", "POST"])
+@credential_limit
 @login_required
 def add_member():
     """Add member: creates them and shows a one-time invitation link to copy."""
     _require("invite")
     form = AddMemberForm()
-    error = None
+    error = error_for = None
     if form.validate_on_submit():
         if not may_grant(current_user, form.role.data):
             abort(403)
-        try:
-            user, token = members.invite(
-                current_user, form.email.data, form.name.data, form.role.data, clock.now()
-            )
-        except AccountError as e:
-            error = str(e)
+        if error := sudo.refusal(current_user, form.credential.data, clock.now()):
+            error_for = "add"
         else:
-            link = _deliver_link(user, "invite", token)
-            return render_template("team/invited.html", member=user, link=link)
+            try:
+                user, token = members.invite(
+                    current_user, form.email.data, form.name.data, form.role.data, clock.now()
+                )
+            except AccountError as e:
+                error = str(e)
+            else:
+                link = _deliver_link(user, "invite", token)
+                return render_template("team/invited.html", member=user, link=link)
     status = 422 if request.method == "POST" else 200
-    return render_template("team/add.html", form=form, error=error), status
+    return render_template("team/add.html", form=form, error=error, error_for=error_for), status
 
 
 @bp.get("/<id:user_id>")

@@ -130,6 +130,36 @@ class TestSudoMode:
         r = browser.post(f"{TEAM}/{clinic['admin'].id}/reset-mfa", {}, htmx=True)
         assert r.status_code == 200
 
+    @pytest.mark.parametrize("role", ["admin", "member"])
+    def test_adding_someone_later_asks_for_a_code(self, browser, clinic, clock, app, role):
+        """An admin made by Add member has what a role change gives, which asks for a code
+        after ten minutes: whoever holds the session (an unlocked computer) must not be
+        able to make a way in of their own instead."""
+        browser.login_with_code(clinic["admin"].email)
+        clock.advance(minutes=11)
+        page = browser.get(f"{TEAM}/add").text
+        assert '<label for="credential-add">Authentication code</label>' in page
+        form = {"name": "Mallory", "email": "mallory@example.com", "role": role}
+        for credential, message in [
+            (None, "For your security, enter your authentication code."),
+            ("000000", "That code didn&#39;t work."),
+        ]:
+            sent = form if credential is None else {**form, "credential": credential}
+            r = browser.post(f"{TEAM}/add", sent)
+            assert r.status_code == 422 and message in r.text
+            assert (
+                'id="credential-add"' in r.text
+                and "autofocus" in r.text.split('id="credential-add"')[1].split(">")[0]
+            )
+            assert "invitation-link" not in r.text
+        with app.app_context():
+            assert db.session.scalar(select(User).filter_by(email="mallory@example.com")) is None
+        r = browser.post(f"{TEAM}/add", {**form, "credential": browser.code()})
+        assert r.status_code == 200 and "invitation-link" in r.text
+        # the fresh code renews the window: the next one asks for nothing
+        r = browser.post(f"{TEAM}/add", {**form, "email": "second@example.com"})
+        assert r.status_code == 200 and "invitation-link" in r.text
+
     def test_without_mfa_the_password_is_asked(self, browser, factory, clock, app):
         account = factory.account(kind="law")
         owner = factory.user(account_id=account, email="boss@example.com")
