@@ -2,6 +2,7 @@
 (oidc-provider-mock, started by the fixture): Authlib's checks, our matching rules, and
 MFA still enforced afterwards."""
 
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -335,19 +336,26 @@ def test_a_paused_password_does_not_stop_a_sign_in_with_the_provider(
 def test_joining_with_a_provider_ends_the_invitation(
     browser, sso_app, provider, which, factory, make_browser
 ):
-    """An invitation left in a mailbox must not let whoever holds it set a password and
-    sign in as someone who has already joined with Google or Microsoft."""
+    """An invitation left in a mailbox, or a first-password link made for someone who had
+    not joined, must not let whoever holds it set a password and sign in as someone who
+    has since joined with Google or Microsoft."""
     owner = factory.user(role="owner", kind="trades")
     admin = factory.user(owner.account_id, role="admin", email="admin@example.com")
     browser.login(admin.email)
     invitation = browser.invite("Nia", "nia@example.com")
+    with sso_app.app_context():
+        nia_id = db.session.scalar(select(User.id).filter_by(email="nia@example.com"))
+    page = f"/settings/team/{nia_id}"
+    r = browser.post(f"{page}/password-link", {}, page=page)
+    first_password = re.search(r'id="password-link"[^>]*>http://localhost([^<]+)<', r.text)[1]
     nia = make_browser()
     set_claims(provider, f"{which}-nia", **claims_for(which, "nia@example.com"))
     assert sign_in(nia, provider, which, f"{which}-nia").headers["Location"] == "/dashboard"
 
-    holder = make_browser()
-    assert holder.get(invitation).status_code == 410
     form = {"password": "violet tractor ocean pebble", "confirm": "violet tractor ocean pebble"}
-    assert holder.post(invitation, form, page=invitation).status_code == 410
-    assert "no longer works" in holder.get(invitation).text
+    for link in (invitation, first_password):
+        holder = make_browser()
+        assert holder.get(link).status_code == 410
+        assert holder.post(link, form, page=link).status_code == 410
+        assert "no longer works" in holder.get(link).text
     assert nia.get("/dashboard").status_code == 200
