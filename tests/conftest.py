@@ -148,8 +148,8 @@ class Browser:
             self.token = csrf_from(response.text)
         return response
 
-    def login(self, email, password=PASSWORD):
-        return self.post("/login", {"email": email, "password": password}, page="/login")
+    def login(self, email, password=PASSWORD, **kw):
+        return self.post("/login", {"email": email, "password": password}, page="/login", **kw)
 
     def code(self, secret=SECRET, offset=0):
         return totp.code_at(secret, self.clock.timestamp + offset)

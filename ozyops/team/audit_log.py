@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 
 from flask import Blueprint, Response, abort, request
 from flask_login import current_user, login_required
@@ -111,6 +112,13 @@ def audit_details(details):
     return ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in facts.items() if v is not None)
 
 
+# Where a spreadsheet may see a cell begin with a formula: at the value's start, or after a
+# character some spreadsheet splits on. N.B. an Excel set to a language that separates with
+# ";" (German, French, Dutch...) cuts "Mozilla (x);=cmd|..." there, whatever the quoting.
+_FORMULA_START = re.compile(r"(^|[,;\t\r\n])(?=[=+\-@\t\r])")
+
+
 def _cell(value):
-    """N.B. a leading = + - @ would make a spreadsheet run the cell as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """`value` with a ' before every = + - @ that could begin a cell: a spreadsheet shows
+    it as text instead of running it as a formula (a User-Agent is anyone's to choose)."""
+    return _FORMULA_START.sub(r"\1'", value)

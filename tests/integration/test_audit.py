@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 import pytest
 from sqlalchemy import delete, select, text, update
@@ -84,6 +85,24 @@ def test_csv_export_has_utc_times_and_defuses_formulas(browser, make_browser, of
     assert rows[0] == ["time_utc", "event", "actor", "target", "address", "user_agent", "details"]
     assert rows[1][0].endswith("Z") and rows[1][1] == "login"
     assert "'=cmd@example.com" in [row[2] for row in rows]
+
+
+def test_csv_export_defuses_formulas_where_a_semicolon_spreadsheet_splits(
+    browser, make_browser, office
+):
+    """Anyone can put a User-Agent into the log with one wrong password. An Excel set to a
+    language that separates with ";" cuts a cell there, so no ; or , may be followed by
+    a formula either."""
+    owner, member = office
+    agent = "Mozilla/5.0 (evil.example);=cmd|' /C calc'!A0;+1,@SUM(1)"
+    make_browser().login(member.email, "not the password", headers={"User-Agent": agent})
+    browser.login(owner.email)
+    text = browser.get("/settings/audit.csv?event=login_failed").text
+    row = next(csv.reader(io.StringIO(text.splitlines()[1])))
+    assert row[5] == "Mozilla/5.0 (evil.example);'=cmd|' /C calc'!A0;'+1,'@SUM(1)"
+    for line in text.splitlines():
+        for cell in re.split(r"[;,\t]", line):
+            assert cell.strip('"')[:1] not in ("=", "+", "-", "@"), cell
 
 
 def test_logs_never_hold_secrets(browser, factory, app):
