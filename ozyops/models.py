@@ -91,6 +91,10 @@ class User(db.Model):
     # A keyed digest of the last wrong code or key (mfa._failure): the same one sent again,
     # a reload of the page that said it was wrong, is not counted twice.
     mfa_last_wrong: Mapped[str | None] = mapped_column(String(64))
+    # A step still to come whose code a wrong attempt matched (the clock hint told whoever
+    # typed it how far off they were): refused when it comes, so a guess the hint confirmed
+    # cannot be sent again later. N.B. a past step needs nothing: it never comes again.
+    totp_hinted_step: Mapped[int | None]
 
     account: Mapped[Account] = relationship(back_populates="users")
 

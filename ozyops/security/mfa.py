@@ -74,6 +74,7 @@ class Check:
     kind: str = "code"
     lost_both: str = LOST_BOTH[None]  # who can help (see `lost_both`)
     repeated: bool = False  # the same wrong code or key as the last: not counted again
+    hinted_step: int | None = None  # CLOCK_OFF ahead: the step the hint gave away
 
     @property
     def ok(self):
@@ -165,7 +166,7 @@ def enable(user, code, now):
         )
     if lock := locked(user, now, kind="setup", signed_in=True):
         return lock, None
-    step = totp.matching_step(secret, code, now.timestamp())
+    step = _usable_step(user, secret, code, now)
     if step is None:
         return _failure(user, _miss(secret, code, now, kind="setup"), now, code, user), None
     key = recovery.new_key()
@@ -192,11 +193,27 @@ def enable(user, code, now):
     return Check(Outcome.OK), key
 
 
+def _usable_step(user, secret, code, now):
+    """The step within ±1 whose code `code` is, unless a clock hint gave it away."""
+    step = totp.matching_step(secret, code, now.timestamp())
+    return None if step is None or step == user.totp_hinted_step else step
+
+
 def _miss(secret, code, now, kind="code"):
-    minutes = totp.clock_offset_minutes(secret, code, now.timestamp())
-    if minutes is not None:
-        return Check(Outcome.CLOCK_OFF, minutes_off=minutes, kind=kind)
-    return Check(Outcome.INVALID, kind=kind)
+    """Why `code` failed. N.B. SPEC §5's clock hint tells whoever typed it that the code will
+    work N minutes from now; `_failure` then spoils that step, so it never will: without
+    that, each guess would try twenty-odd steps instead of three."""
+    timestamp = now.timestamp()
+    step = totp.hinted_step(secret, code, timestamp)
+    if step is None:
+        return Check(Outcome.INVALID, kind=kind)
+    ahead = step if step > totp.step_at(timestamp) else None
+    return Check(
+        Outcome.CLOCK_OFF,
+        minutes_off=totp.minutes_off(step, timestamp),
+        kind=kind,
+        hinted_step=ahead,
+    )
 
 
 # --- the second step -------------------------------------------------------------------
@@ -235,7 +252,7 @@ def verify_code(user, code, now, signs_in=False):
     # Who typed it, for the audit log: someone at the sign-in's code step is not yet known
     # to be the user; anywhere else the user is signed in.
     by = None if signs_in else user
-    step = totp.matching_step(secret, code, now.timestamp())
+    step = _usable_step(user, secret, code, now)
     if step is not None:
         stmt, params = _USE_STEP, {"uid": user.id, "step": step}
         if signs_in:
@@ -280,6 +297,7 @@ def use_recovery_key(user, typed, now, keep_sid=None):
                 recovery_key_hash=None,
                 totp_secret=None,
                 totp_last_step=None,
+                totp_hinted_step=None,
                 mfa_failures=0,
                 mfa_last_wrong=None,
                 mfa_locked_until=None,
@@ -308,13 +326,14 @@ def _failure(user, check, now, typed, by=None):
     step: a code wrong now may be right later, so one guess sent every step must count
     every time. One conditional UPDATE decides."""
     wrong = _digest(user, check.kind, typed, now)
+    spoiled = {} if check.hinted_step is None else {"totp_hinted_step": check.hinted_step}
     failures = db.session.execute(
         update(User)
         .where(
             User.id == user.id,
             or_(User.mfa_last_wrong.is_(None), User.mfa_last_wrong != wrong),
         )
-        .values(mfa_failures=User.mfa_failures + 1, mfa_last_wrong=wrong)
+        .values(mfa_failures=User.mfa_failures + 1, mfa_last_wrong=wrong, **spoiled)
         .returning(User.mfa_failures)
     ).scalar_one_or_none()
     audit.record(
@@ -395,6 +414,7 @@ def regenerate_recovery_key(user, code, now):
 RESET_VALUES = {
     "totp_secret": None,
     "totp_last_step": None,
+    "totp_hinted_step": None,
     "pending_totp_secret": None,
     "pending_totp_created_at": None,
     "recovery_key_hash": None,

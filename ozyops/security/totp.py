@@ -62,13 +62,16 @@ def matching_step(secret, code, timestamp, reach=SKEW_STEPS):
     return found
 
 
-def clock_offset_minutes(secret, code, timestamp):
-    """How many minutes off a phone's clock seems, when `code` matches a step up to
-    ±10 minutes away but not the accepted window; None when it matches nothing there."""
+def hinted_step(secret, code, timestamp):
+    """The step up to ±10 minutes away, but outside the accepted window, whose code equals
+    `code`: the phone's clock is off by that much. None when there is none."""
     step = matching_step(secret, code, timestamp, reach=HINT_STEPS)
-    if step is None:
+    if step is None or abs(step - step_at(timestamp)) <= SKEW_STEPS:
         return None
+    return step
+
+
+def minutes_off(step, timestamp):
+    """How many minutes ahead (or, negative, behind) a phone showing `step`'s code is."""
     offset = step - step_at(timestamp)
-    if abs(offset) <= SKEW_STEPS:
-        return None
     return round(offset * STEP_SECONDS / 60) or (1 if offset > 0 else -1)

@@ -72,9 +72,11 @@ def test_malformed_codes_never_match(typed):
 @pytest.mark.parametrize("minutes", [-10, -3, 2, 5, 10])
 def test_clock_hint_reports_how_far_off_the_phone_is(minutes):
     code = totp.code_at(SECRET, NOW + 60 * minutes)
-    assert totp.clock_offset_minutes(SECRET, code, NOW) == minutes
+    step = totp.hinted_step(SECRET, code, NOW)
+    assert step == totp.step_at(NOW + 60 * minutes)
+    assert totp.minutes_off(step, NOW) == minutes
 
 
 def test_no_clock_hint_inside_the_window_or_beyond_ten_minutes():
-    assert totp.clock_offset_minutes(SECRET, totp.code_at(SECRET, NOW + 30), NOW) is None
-    assert totp.clock_offset_minutes(SECRET, totp.code_at(SECRET, NOW + 60 * 15), NOW) is None
+    assert totp.hinted_step(SECRET, totp.code_at(SECRET, NOW + 30), NOW) is None
+    assert totp.hinted_step(SECRET, totp.code_at(SECRET, NOW + 60 * 15), NOW) is None

@@ -1,0 +1,26 @@
+"""a step still to come whose code the clock hint confirmed: refused when it comes
+
+Revision ID: 7c3e9a1d5b20
+Revises: 026425c531a3
+Create Date: 2026-12-07 03:20:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '7c3e9a1d5b20'
+down_revision = '026425c531a3'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('totp_hinted_step', sa.Integer(), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('totp_hinted_step')
