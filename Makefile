@@ -1,8 +1,10 @@
-# The two commands in the README. Everything they need is installed by them.
+# The two commands in the README, and `install` (what `run` does before it serves).
+# Everything they need is installed by them.
 VENV ?= .venv
 PYTHON ?= python3
+BIND ?= 127.0.0.1:5000
 
-.PHONY: run test
+.PHONY: install run test
 
 $(VENV)/bin/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -10,9 +12,13 @@ $(VENV)/bin/flask: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e .
 	touch $@
 
-run: $(VENV)/bin/flask
+install: $(VENV)/bin/flask
 	$(VENV)/bin/flask --app ozyops db upgrade
-	$(VENV)/bin/flask --app ozyops run --host 127.0.0.1 --port 5000
+
+# gunicorn with the repo's gunicorn.conf.py (one worker without Redis), not Flask's
+# development server: this is how a practice runs the embedded default.
+run: install
+	OZYOPS_BIND=$(BIND) $(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
 test:
 	scripts/test.sh

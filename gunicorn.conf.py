@@ -4,15 +4,23 @@ Each worker is a process with many threads, of which at most four run a request 
 (ozyops/admission.py): the others are there for requests that are only waiting, mostly
 sign-ins waiting for their password hash (argon2id, ~0.15 s of CPU, one at a time per
 worker: ozyops/passwords.py), so that a burst of sign-ins keeps no one else waiting.
-Every rule that must hold across processes lives in the database or Redis, so any number
-of workers and hosts may serve the same install.
+Every rule that must hold across processes lives in the database or Redis, so with Redis
+any number of workers and hosts may serve the same install (without it, one worker).
 """
 
 import multiprocessing
 import os
 
 bind = os.environ.get("OZYOPS_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("OZYOPS_WORKERS", min(4, multiprocessing.cpu_count() * 2)))
+# N.B. without Redis the per-address rate limits live in each worker's memory, so they
+# hold as configured only in one process: one worker then (its threads serve a practice
+# easily), and several once OZYOPS_REDIS_URL shares the limits between them.
+_shared_limits = bool(os.environ.get("OZYOPS_REDIS_URL"))
+workers = int(
+    os.environ.get(
+        "OZYOPS_WORKERS", min(4, multiprocessing.cpu_count() * 2) if _shared_limits else 1
+    )
+)
 # N.B. a request holds one of its worker's threads from start to end, waiting included, and
 # a browser's keep-alive connection keeps it on one worker. With 16, a burst of sign-ins
 # could leave every thread of one worker waiting for hashes, and the pages and code steps
@@ -31,3 +39,6 @@ errorlog = "-"
 # N.B. client addresses come from Werkzeug's ProxyFix, configured by OZYOPS_TRUSTED_PROXIES;
 # gunicorn's own forwarded-header handling stays off so only one place decides.
 forwarded_allow_ips = ""
+# N.B. gunicorn's runtime control socket (gunicornc) is not used: left on, every instance on
+# a host would share one socket path, and a service user with no home logs an error at start.
+control_socket_disable = True

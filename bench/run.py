@@ -204,6 +204,9 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, **env, "OZYOPS_BIND": f"127.0.0.1:{self.port}"}
         full_env.setdefault("OZYOPS_ACCESS_LOG", "/dev/null")
+        # N.B. as gunicorn.conf.py runs an install with Redis (and every figure before the
+        # fourteenth session): without it, the default is one worker.
+        full_env.setdefault("OZYOPS_WORKERS", "4")
         self.log_path = Path(logdir) / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(  # noqa: S603

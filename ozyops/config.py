@@ -46,7 +46,7 @@ DEFAULTS = {
 def load(app, test_config=None):
     """Fill `app.config` in order of precedence; tests pass `test_config` instead of files/env."""
     app.config.from_mapping(DEFAULTS)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _private_folder(Path(app.instance_path))
     if test_config is None:
         app.config.from_pyfile(os.path.join(app.instance_path, "config.py"), silent=True)
         app.config.from_prefixed_env("OZYOPS")
@@ -71,6 +71,19 @@ def load(app, test_config=None):
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     # N.B. said for every app: Flask-Limiter's one Limiter otherwise keeps the last app's.
     app.config.setdefault("RATELIMIT_ENABLED", True)
+
+
+def _private_folder(folder):
+    """`instance/`, made if missing, readable by the app's own user alone.
+
+    N.B. it holds the generated keys and, on the embedded default, the database (password
+    hashes, sealed TOTP secrets, the audit log), which SQLite creates readable by everyone
+    on the machine. A checkout makes the folder 0755: it is tightened here when it is ours.
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = folder.stat()
+    if info.st_mode & 0o077 and info.st_uid == os.getuid():
+        folder.chmod(0o700)
 
 
 def _instance_secret(app, name, fresh):

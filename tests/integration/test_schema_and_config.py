@@ -68,6 +68,21 @@ def test_secrets_are_generated_once_into_instance_with_mode_0600(tmp_path, monke
     assert len(first[0]) == 64
 
 
+def test_instance_is_readable_by_the_apps_own_user_alone(tmp_path, monkeypatch):
+    """It holds the keys and, on the embedded default, the database, which SQLite makes
+    readable by everyone: a checkout's 0755 folder is tightened, a new one made 0700."""
+    from flask import Flask
+
+    from ozyops import config
+
+    checkout = tmp_path / "checkout"
+    checkout.mkdir(mode=0o755)
+    checkout.chmod(0o755)
+    for folder in (checkout, tmp_path / "new" / "instance"):
+        config.load(Flask("ozyops", instance_path=str(folder)), {"SECRET_KEY": "x"})
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+
+
 def test_environment_wins_over_instance_config(tmp_path, monkeypatch):
     from flask import Flask
 
