@@ -261,6 +261,28 @@ def test_the_qr_code_has_a_text_alternative_pointing_to_the_setup_key(page, fact
     expect(security.setup_key).to_be_visible()
 
 
+FOCUS_RING = """el => {
+    el.focus();
+    const [r, g, b] = getComputedStyle(el).outlineColor.match(/\\d+/g).map(Number);
+    const lum = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * lum(r) + 0.7152 * lum(g) + 0.0722 * lum(b);
+}"""
+
+
+def test_the_focus_ring_stands_out_on_every_background(page, factory):
+    """WCAG 1.4.11: 3:1 against what is behind it, white cards, the page and the warning
+    rows alike (amber measured under 2:1 on each)."""
+    factory.user(email="pat@builders.example")
+    LoginPage(page).open()
+    page.keyboard.press("Tab")  # focus-visible: as from the keyboard
+    ring = page.locator("#email").evaluate(FOCUS_RING)
+    for background in ("#ffffff", "#f5f7fa", "#fff4d6"):
+        rgb = [int(background[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        lum = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        behind = 0.2126 * lum[0] + 0.7152 * lum[1] + 0.0722 * lum[2]
+        assert (max(behind, ring) + 0.05) / (min(behind, ring) + 0.05) >= 3, background
+
+
 def test_axe_reports_what_it_should(axe, factory):
     """The check works: with a label removed, axe and the label check both object."""
     factory.user(email="pat@builders.example")

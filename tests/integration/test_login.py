@@ -306,7 +306,7 @@ def test_sign_in_posts_are_rate_limited_per_address(browser, factory):
 
 def test_unknown_page_is_a_friendly_404(browser):
     r = browser.get("/no/such/page")
-    assert r.status_code == 404 and "Page not found" in r.text
+    assert r.status_code == 404 and "<h1>Page not found</h1>" in r.text  # a heading to find
 
 
 def test_htmx_errors_are_fragments_for_the_alert_region(browser):
