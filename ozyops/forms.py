@@ -20,6 +20,8 @@ class CodeForm(FlaskForm):
             "inputmode": "numeric",
             "autocomplete": "one-time-code",
             "pattern": r"[0-9 \-]*",
+            # What a browser adds to its own "match the requested format" for letters.
+            "title": "The 6 digits your authenticator app shows",
             "maxlength": 20,
             "spellcheck": "false",
         },

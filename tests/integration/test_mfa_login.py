@@ -33,6 +33,8 @@ def test_password_leads_to_the_code_step_not_the_dashboard(browser, doc):
     page = browser.get("/login/mfa")
     assert 'name="code"' in page.text and 'inputmode="numeric"' in page.text
     assert 'autocomplete="one-time-code"' in page.text
+    # letters: the browser's "match the requested format" says which format
+    assert 'title="The 6 digits your authenticator app shows"' in page.text
     assert ">Verify</button>" in page.text and "Use Recovery Key" in page.text
 
 
