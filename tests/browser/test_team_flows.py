@@ -394,6 +394,26 @@ def test_audit_log_shows_the_reset_filters_and_exports_csv(page, clinic, clock):
     assert ["mfa_reset", "dana@example.com", "sam@example.com"] in [r[1:4] for r in rows[1:]]
 
 
+def test_trying_filters_with_the_arrow_keys_leaves_no_trail_for_back(page, clinic, clock):
+    """A select sends "change" at every arrow key: each filter tried must not become a page
+    that Back then steps through. The address keeps the last one (a reload keeps it)."""
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    audit = team.go_to_audit_log()
+    before = page.evaluate("history.length")
+    for select, filtered in (("#event", "/settings/audit?"), ("#person", "/settings/audit?")):
+        page.locator(select).focus()
+        for _ in range(3):
+            page.keyboard.press("ArrowDown")
+        expect(page).to_have_url(re.compile(re.escape(filtered)))
+    team = audit.go_to_team()
+    page.locator("#mfa-filter").focus()
+    page.keyboard.press("ArrowDown")
+    expect(page).to_have_url(re.compile(r"/settings/team\?.*mfa="))
+    assert page.evaluate("history.length") == before + 1  # the audit log, then Team
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/settings/audit\?"))
+
+
 def test_export_csv_after_filtering_exports_what_is_shown(page, clinic, clock):
     team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
     team.click_reset_mfa("Sam Park").confirm()
