@@ -12,7 +12,12 @@ from .models import KINDS, ROLES, Account, User
 
 
 class AccountError(ValueError):
-    """Bad input, with a message fit to show a person as it is."""
+    """Bad input, with a message fit to show a person as it is, and the form field it is
+    about, when there is one ("email", "name"): a page shows it there."""
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
 
 
 def normalize_email(raw):
@@ -21,7 +26,7 @@ def normalize_email(raw):
     try:
         return validate_email((raw or "").strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
-        raise AccountError("Enter a valid email address.") from None
+        raise AccountError("Enter a valid email address.", "email") from None
 
 
 def clean_name(raw, what="a name"):
@@ -29,9 +34,9 @@ def clean_name(raw, what="a name"):
     a CSV export or, for NUL, PostgreSQL)."""
     name = (raw or "").strip()
     if not name or len(name) > 120:
-        raise AccountError(f"Enter {what} (at most 120 characters).")
+        raise AccountError(f"Enter {what} (at most 120 characters).", "name")
     if any(unicodedata.category(c) == "Cc" for c in name):
-        raise AccountError(f"Enter {what} without control characters.")
+        raise AccountError(f"Enter {what} without control characters.", "name")
     return name
 
 
@@ -96,7 +101,7 @@ def _new_user(account, email, name, role, password):
     return user
 
 
-def insert_new(row, taken="That email or practice name is already in use."):
+def insert_new(row, taken="That email or practice name is already in use.", field=None):
     """Write `row` (a user, and their account if it is new) now, in this transaction.
 
     N.B. two requests adding the same email or practice name at once both pass the
@@ -108,4 +113,4 @@ def insert_new(row, taken="That email or practice name is already in use."):
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise AccountError(taken) from None
+        raise AccountError(taken, field) from None

@@ -24,11 +24,11 @@ def invite(actor, email, name, role, now):
         message = f"{existing.name} ({email}) is already on your team."
         if can(actor, "send_password_reset", existing):
             message += " For a new link, click Manage on their row, then Create password link."
-        raise AccountError(message)
+        raise AccountError(message, "email")
     if existing is not None:
-        raise AccountError(taken)
+        raise AccountError(taken, "email")
     user = User(account_id=actor.account_id, email=email, name=name, role=role)
-    insert_new(user, taken)
+    insert_new(user, taken, "email")
     token = links.issue(user, "invite", actor, now)
     audit.record("member_invited", actor=actor, target=user, role=role)
     db.session.commit()

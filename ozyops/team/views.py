@@ -180,7 +180,7 @@ def add_member():
                     current_user, form.email.data, form.name.data, form.role.data, clock.now()
                 )
             except AccountError as e:
-                error = str(e)
+                error, error_for = str(e), e.field
             else:
                 link = _deliver_link(user, "invite", token)
                 return render_template("team/invited.html", member=user, link=link)

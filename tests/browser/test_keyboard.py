@@ -56,6 +56,9 @@ def test_enrolment_with_the_keyboard_only(page, factory, clock):
     assert focused(page)["id"] == security.code.get_attribute("id")
     expect(security.code).to_have_accessible_name("Authentication code")
     expect(security.qr).to_have_accessible_name(re.compile(r"setup key", re.IGNORECASE))
+    # What to do, and the key itself, are above the field: read with it.
+    key = security.setup_key.inner_text()
+    expect(security.code).to_have_accessible_description(re.compile(rf"scan this QR code.*{key}"))
     phone = security.type_setup_key(clock)  # read off the screen, typed into the phone
 
     # A wrong code, submitted with Enter: the error is announced and focus stays put.

@@ -1,5 +1,6 @@
 """The password step, logout and server-side sessions."""
 
+import re
 import unicodedata
 from datetime import timedelta
 
@@ -139,6 +140,10 @@ def test_wrong_email_or_password_get_the_same_message(browser, factory, app, ema
     assert r.status_code == 422
     assert WRONG in r.text
     assert events(app, "login_failed") == 1
+    # The password field takes the focus and a screen reader reads the message with it.
+    field = re.search(r'<input[^>]*\bid="password"[^>]*>', r.text)[0]
+    assert "autofocus" in field and 'aria-describedby="login-error"' in field
+    assert re.search(rf'id="login-error"[^>]*>{WRONG}', r.text)
 
 
 def test_empty_fields_say_what_is_missing(browser):

@@ -123,6 +123,11 @@ class TestSudoMode:
         assert r.status_code == 422 and "enter your authentication code" in r.text
         r = browser.post(url, {"credential": "000000"}, htmx=True)
         assert r.status_code == 422 and "didn&#39;t work" in r.text
+        # The field takes the focus and a screen reader reads the refusal with it.
+        suffix = f"reset-{clinic['member'].id}"
+        field = re.search(rf'<input id="credential-{suffix}"[^>]*>', r.text)[0]
+        assert f'aria-describedby="credential-{suffix}-hint error-{suffix}"' in field
+        assert "autofocus" in field and f'id="error-{suffix}"' in r.text
         assert user(app, clinic["member"]).mfa_enabled
         r = browser.post(url, {"credential": browser.code()}, htmx=True)
         assert r.status_code == 200 and not user(app, clinic["member"]).mfa_enabled
@@ -147,6 +152,7 @@ class TestSudoMode:
             sent = form if credential is None else {**form, "credential": credential}
             r = browser.post(f"{TEAM}/add", sent)
             assert r.status_code == 422 and message in r.text
+            assert 'aria-describedby="credential-add-hint error-add"' in r.text
             assert (
                 'id="credential-add"' in r.text
                 and "autofocus" in r.text.split('id="credential-add"')[1].split(">")[0]
@@ -217,6 +223,8 @@ def test_add_member_shows_a_one_time_invitation_link(browser, make_browser, clin
     assert "Then log in with it and set up MFA, which your practice requires." in form.text
     r = newcomer.post(path, {"password": "short", "confirm": "short"})
     assert r.status_code == 422 and "at least 10" in r.text
+    field = re.search(r'<input[^>]*\bid="password"[^>]*>', r.text)[0]  # the message's field
+    assert 'aria-invalid="true"' in field and "password-error" in field and "autofocus" in field
     r = newcomer.post(path, {"password": "Welcome2024!", "confirm": "Welcome2024!"})
     assert r.status_code == 422 and "That password is too easy to guess." in r.text
     r = newcomer.post(path, {"password": "a new long password", "confirm": "different one!"})
@@ -345,6 +353,30 @@ def test_add_member_with_an_error_focuses_that_field(browser, clinic):
     assert r.status_code == 422
     tags = {m.group(1): m.group(0) for m in re.finditer(r'<input[^>]*\bid="(\w+)"[^>]*>', r.text)}
     assert "autofocus" in tags["email"] and "autofocus" not in tags["name"]
+
+
+@pytest.mark.parametrize(
+    "name, email, at, message",
+    [
+        ("Dup", "sam@example.com", "email", "is already on your team"),
+        ("Someone", "not an address", "email", "Enter a valid email address."),
+        ("Tab\there", "new@example.com", "name", "without control characters"),
+    ],
+)
+def test_add_member_shows_a_refusal_at_the_field_it_is_about(
+    browser, clinic, name, email, at, message
+):
+    """The field takes the focus and says what is wrong with it (aria-describedby), as a
+    screen reader reads a field it lands on, not an alert that was there before."""
+    browser.login_with_code(clinic["owner"].email)
+    form = {"name": name, "email": email, "role": "member"}
+    r = browser.post(f"{TEAM}/add", form, page=f"{TEAM}/add")
+    assert r.status_code == 422
+    tag = re.search(rf'<input[^>]*\bid="{at}"[^>]*>', r.text)[0]
+    assert "autofocus" in tag and 'aria-invalid="true"' in tag
+    assert f'aria-describedby="{at}-error"' in tag
+    assert re.search(rf'id="{at}-error" role="alert">[^<]*{message}', r.text)
+    assert r.text.count(message) == 1  # not again in an alert above the form
 
 
 def test_reset_mfa_acts_on_what_its_button_is_for(browser, clinic, app):
