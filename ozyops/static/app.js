@@ -43,6 +43,12 @@
     });
   }
 
+  // What htmx.render announces when a part of the page changes (a filter's results).
+  document.addEventListener("ozyops:announce", function (event) {
+    var announcer = document.getElementById("announcer");
+    if (announcer) announcer.textContent = event.detail.value;
+  });
+
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });
   document.addEventListener("htmx:load", function (event) { enhance(event.detail.elt); });
 })();

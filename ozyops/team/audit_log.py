@@ -55,6 +55,7 @@ def show_audit():
     return htmx.render(
         "team/audit.html",
         "team/_audit_entries.html",
+        announce=htmx.matching(total, "entry", "entries"),
         entries=entries,
         people=people,
         events=sorted(events, key=audit.label),

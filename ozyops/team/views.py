@@ -78,6 +78,7 @@ def _team_page(status=200, **context):
     return htmx.render(
         "team/team.html",
         "team/_members.html",
+        announce=htmx.matching(len(team), "member", "members"),
         members=team,
         account=current_user.account,
         q=q,

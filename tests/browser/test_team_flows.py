@@ -405,10 +405,13 @@ def test_trying_filters_with_the_arrow_keys_leaves_no_trail_for_back(page, clini
         for _ in range(3):
             page.keyboard.press("ArrowDown")
         expect(page).to_have_url(re.compile(re.escape(filtered)))
+        expect(page.locator("#announcer")).to_have_text(re.compile(r"^(No|\d+) entr"))
     team = audit.go_to_team()
     page.locator("#mfa-filter").focus()
     page.keyboard.press("ArrowDown")
     expect(page).to_have_url(re.compile(r"/settings/team\?.*mfa="))
+    # What a screen reader hears: the count, from the announcer that stays on the page.
+    expect(page.locator("#announcer")).to_have_text(re.compile(r"^(No|\d+) members? match"))
     assert page.evaluate("history.length") == before + 1  # the audit log, then Team
     page.go_back()
     expect(page).to_have_url(re.compile(r"/settings/audit\?"))

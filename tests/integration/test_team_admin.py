@@ -1,6 +1,7 @@
 """Settings > Team: Reset MFA, sudo mode, invitations, password links, roles, ownership,
 deactivation, sessions (SPEC §4, §6)."""
 
+import json
 import re
 
 import pytest
@@ -524,6 +525,11 @@ def test_team_filter_by_name_and_mfa_status(browser, clinic, factory):
     assert r.text.lstrip().startswith('<tbody id="members"')
     text = r.text.replace("<wbr>", "")
     assert "zed@example.com" in text and "sam@example.com" not in text
+    # A swapped-in part is new to the page: the count is read out by base.html's announcer.
+    assert json.loads(r.headers["HX-Trigger"]) == {"ozyops:announce": "1 member matches."}
+    r = browser.get(f"{TEAM}?q=nobody-at-all", headers={"HX-Request": "true"})
+    assert json.loads(r.headers["HX-Trigger"]) == {"ozyops:announce": "No members match."}
+    assert "HX-Trigger" not in browser.get(f"{TEAM}?q=sam").headers  # a whole page: none
     r = browser.get(f"{TEAM}?q=%25")  # a literal % matches nobody special
     assert r.status_code == 200
 
