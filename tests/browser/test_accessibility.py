@@ -149,7 +149,8 @@ def test_signed_out_pages(axe, app, factory, clock):
     axe.check("set password")
 
     assert page.goto("/no-such-page").status == 404
-    expect(page.get_by_role("alert")).to_contain_text("Page not found")
+    expect(page.get_by_role("heading", level=1, name="Page not found")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("not here")
     axe.check("404")
 
     user = factory.user(kind="trades", email="cara@law.example", mfa=True)
