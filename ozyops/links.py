@@ -20,7 +20,12 @@ LIFETIME = {"invite": timedelta(hours=72), "reset": timedelta(hours=24)}
 
 
 class LinkError(ValueError):
-    """A link that cannot be used, with the message to show."""
+    """A link that cannot be used, or a password it cannot set, with the message to show;
+    `field` is "password" for the latter (the page shows it at that field)."""
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
 
 
 def _hash(token):
@@ -91,7 +96,7 @@ def set_password(token, password, now):
     link = find(token, now)
     user = link.user
     if problem := passwords.problem_with(password, (user.email, user.name, user.account.name)):
-        raise LinkError(problem)
+        raise LinkError(problem, "password")
     # Hashed before the link is marked used: the hash may wait for the hashing thread, and
     # must not hold a write (on SQLite, the database's one write lock) meanwhile.
     password_hash = passwords.hash_password(password)

@@ -91,10 +91,11 @@ class User(db.Model):
     # A keyed digest of the last wrong code or key (mfa._failure): the same one sent again,
     # a reload of the page that said it was wrong, is not counted twice.
     mfa_last_wrong: Mapped[str | None] = mapped_column(String(64))
-    # A step still to come whose code a wrong attempt matched (the clock hint told whoever
-    # typed it how far off they were): refused when it comes, so a guess the hint confirmed
-    # cannot be sent again later. N.B. a past step needs nothing: it never comes again.
-    totp_hinted_step: Mapped[int | None]
+    # Steps still to come whose codes wrong attempts matched (the clock hint told whoever
+    # typed them how far off they were), space-separated: refused when they come, so a
+    # guess the hint confirmed cannot be sent again later (mfa._miss). N.B. past steps are
+    # dropped: they never come again.
+    totp_hinted_steps: Mapped[str | None] = mapped_column(String(255))
 
     account: Mapped[Account] = relationship(back_populates="users")
 

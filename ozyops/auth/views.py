@@ -259,16 +259,21 @@ def set_password(token):
     except links.LinkError as e:
         return render_template("auth/set_password.html", form=None, error=str(e)), 410
     form = SetPasswordForm()
-    error = None
+    error = error_for = None
     if form.validate_on_submit():
         try:
             links.set_password(token, form.password.data, now)
         except links.LinkError as e:
-            error = str(e)
+            error, error_for = str(e), e.field
         else:
             flash("Your password is set. Log in with it now.", "info")
             return redirect(url_for("auth.login"), code=303)
     status = 422 if request.method == "POST" else 200
     return render_template(
-        "auth/set_password.html", form=form, error=error, user=link.user, purpose=link.purpose
+        "auth/set_password.html",
+        form=form,
+        error=error,
+        error_for=error_for,
+        user=link.user,
+        purpose=link.purpose,
     ), status

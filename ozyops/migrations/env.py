@@ -88,10 +88,21 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # N.B. batch mode changes a SQLite table by copying it and dropping the old one: with
+        # foreign keys on (extensions._sqlite_pragmas), dropping `users` would cascade to
+        # sessions, links and sign-in links, or fail on the audit log's references. Alembic's
+        # documented answer: keys off while migrating (the PRAGMA is ignored in a transaction).
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # SQLAlchemy began a transaction for it: the migrations' own
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 if context.is_offline_mode():

@@ -121,6 +121,7 @@ def start_enrolment(user, now):
     secret = totp.new_secret()
     user.pending_totp_secret = seal(secret)
     user.pending_totp_created_at = clock.naive(now)
+    user.totp_hinted_steps = None  # another secret's
     db.session.commit()
     return secret
 
@@ -196,7 +197,23 @@ def enable(user, code, now):
 def _usable_step(user, secret, code, now):
     """The step within ±1 whose code `code` is, unless a clock hint gave it away."""
     step = totp.matching_step(secret, code, now.timestamp())
-    return None if step is None or step == user.totp_hinted_step else step
+    return None if step is None or step in _hinted(user) else step
+
+
+def _hinted(user):
+    return {int(step) for step in (user.totp_hinted_steps or "").split()}
+
+
+def _with_hinted(user, step, now):
+    """`user`'s hinted steps with `step`, less those past use (one step after their own)."""
+    oldest = totp.step_at(now.timestamp()) - totp.SKEW_STEPS
+    return " ".join(str(s) for s in sorted({s for s in _hinted(user) if s >= oldest} | {step}))
+
+
+# N.B. a code two steps ahead (a phone under a minute fast) comes into the window next:
+# typed again moments later, as anyone would, it must work. So the hint spoils only steps
+# further ahead, which gives a guess one step more than the window's three, not twenty.
+SPOILED_FROM = totp.SKEW_STEPS + 2
 
 
 def _miss(secret, code, now, kind="code"):
@@ -207,7 +224,7 @@ def _miss(secret, code, now, kind="code"):
     step = totp.hinted_step(secret, code, timestamp)
     if step is None:
         return Check(Outcome.INVALID, kind=kind)
-    ahead = step if step > totp.step_at(timestamp) else None
+    ahead = step if step - totp.step_at(timestamp) >= SPOILED_FROM else None
     return Check(
         Outcome.CLOCK_OFF,
         minutes_off=totp.minutes_off(step, timestamp),
@@ -293,16 +310,7 @@ def use_recovery_key(user, typed, now, keep_sid=None):
         won = db.session.execute(
             update(User)
             .where(User.id == user.id, User.recovery_key_hash == recovery.hash_key(typed))
-            .values(
-                recovery_key_hash=None,
-                totp_secret=None,
-                totp_last_step=None,
-                totp_hinted_step=None,
-                mfa_failures=0,
-                mfa_last_wrong=None,
-                mfa_locked_until=None,
-                last_login_at=clock.naive(now),
-            )
+            .values(**RESET_VALUES, last_login_at=clock.naive(now))
         ).rowcount
     if not won:
         return _failure(user, Check(Outcome.INVALID, kind="recovery_key"), now, typed)
@@ -326,7 +334,9 @@ def _failure(user, check, now, typed, by=None):
     step: a code wrong now may be right later, so one guess sent every step must count
     every time. One conditional UPDATE decides."""
     wrong = _digest(user, check.kind, typed, now)
-    spoiled = {} if check.hinted_step is None else {"totp_hinted_step": check.hinted_step}
+    spoiled = {}
+    if check.hinted_step is not None:
+        spoiled["totp_hinted_steps"] = _with_hinted(user, check.hinted_step, now)
     failures = db.session.execute(
         update(User)
         .where(
@@ -414,7 +424,7 @@ def regenerate_recovery_key(user, code, now):
 RESET_VALUES = {
     "totp_secret": None,
     "totp_last_step": None,
-    "totp_hinted_step": None,
+    "totp_hinted_steps": None,
     "pending_totp_secret": None,
     "pending_totp_created_at": None,
     "recovery_key_hash": None,

@@ -59,7 +59,7 @@ def unlink_identity(identity_id):
     if not form.validate_on_submit():
         return _profile_page(422)
     if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
-        return _profile_page(422, problem)
+        return _profile_page(422, problem, error_for=f"unlink-{identity_id}")
     try:
         link = sso.unlink(current_user, identity_id)
     except sso.SsoError as e:

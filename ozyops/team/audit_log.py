@@ -116,7 +116,8 @@ def audit_details(details):
 # Where a spreadsheet may see a cell begin with a formula: at the value's start, or after a
 # character some spreadsheet splits on. N.B. an Excel set to a language that separates with
 # ";" (German, French, Dutch...) cuts "Mozilla (x);=cmd|..." there, whatever the quoting.
-_FORMULA_START = re.compile(r"(^|[,;\t\r\n])(?=[=+\-@\t\r])")
+# A space or a quote before the sign does not stop every spreadsheet.
+_FORMULA_START = re.compile(r'(^|[,;\t\r\n])(?=[\s"]*[=+\-@]|[\t\r])')
 
 
 def _cell(value):

@@ -94,15 +94,17 @@ def test_csv_export_defuses_formulas_where_a_semicolon_spreadsheet_splits(
     language that separates with ";" cuts a cell there, so no ; or , may be followed by
     a formula either."""
     owner, member = office
-    agent = "Mozilla/5.0 (evil.example);=cmd|' /C calc'!A0;+1,@SUM(1)"
+    agent = "Mozilla/5.0 (evil.example);=cmd|' /C calc'!A0;+1,@SUM(1); =1+1;\"=HYPERLINK(1)\""
     make_browser().login(member.email, "not the password", headers={"User-Agent": agent})
     browser.login(owner.email)
     text = browser.get("/settings/audit.csv?event=login_failed").text
     row = next(csv.reader(io.StringIO(text.splitlines()[1])))
-    assert row[5] == "Mozilla/5.0 (evil.example);'=cmd|' /C calc'!A0;'+1,'@SUM(1)"
+    assert row[5] == (
+        "Mozilla/5.0 (evil.example);'=cmd|' /C calc'!A0;'+1,'@SUM(1);' =1+1;'\"=HYPERLINK(1)\""
+    )
     for line in text.splitlines():
         for cell in re.split(r"[;,\t]", line):
-            assert cell.strip('"')[:1] not in ("=", "+", "-", "@"), cell
+            assert cell.lstrip(' "')[:1] not in ("=", "+", "-", "@"), cell
 
 
 def test_logs_never_hold_secrets(browser, factory, app):

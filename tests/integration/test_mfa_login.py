@@ -99,19 +99,33 @@ def test_clock_hint_when_the_phone_is_minutes_off(browser, doc, app):
 def test_a_code_the_clock_hint_gave_away_never_works(browser, make_browser, doc, app, clock):
     """SPEC §5's hint tells whoever typed a code that it will work N minutes from now: with
     only the password, one guess would then try twenty-odd steps instead of three. The
-    step it gave away is refused when it comes; the steps around it are not."""
-    guessed = browser.code(offset=7 * 60)  # as if a lucky guess
+    steps it gave away (each of them, however many) are refused when they come; the steps
+    around them are not."""
+    first, second = browser.code(offset=7 * 60), browser.code(offset=5 * 60)  # lucky guesses
     browser.login(doc.email)
-    r = browser.post("/login/mfa", {"code": guessed}, page="/login/mfa")
+    r = browser.post("/login/mfa", {"code": first}, page="/login/mfa")
     assert r.status_code == 422 and "clock looks about 7 minutes ahead" in r.text
-    clock.advance(minutes=7)
+    r = browser.post("/login/mfa", {"code": second}, page="/login/mfa")
+    assert r.status_code == 422 and "clock looks about 5 minutes ahead" in r.text
     thief = make_browser()
-    thief.login(doc.email)
-    r = thief.post("/login/mfa", {"code": guessed}, page="/login/mfa")
-    assert r.status_code == 422 and INVALID in r.text
-    assert count(app, "mfa_failed") == 2
+    for minutes, guessed in ((5, second), (2, first)):
+        clock.advance(minutes=minutes)
+        thief.login(doc.email)
+        r = thief.post("/login/mfa", {"code": guessed}, page="/login/mfa")
+        assert r.status_code == 422 and INVALID in r.text
+    assert count(app, "mfa_failed") == 4
     clock.advance(seconds=30)  # the next step is the phone's as usual
     assert thief.post("/login/mfa", {"code": thief.code()}).headers["Location"] == "/dashboard"
+
+
+def test_a_phone_under_a_minute_fast_gets_in_with_the_same_code_moments_later(browser, doc, clock):
+    """Two steps ahead is the next code to come into the window: not spoiled."""
+    browser.login(doc.email)
+    code = browser.code(offset=60)
+    r = browser.post("/login/mfa", {"code": code}, page="/login/mfa")
+    assert r.status_code == 422 and "clock looks about 1 minute ahead" in r.text
+    clock.advance(seconds=30)
+    assert browser.post("/login/mfa", {"code": code}).headers["Location"] == "/dashboard"
 
 
 def test_a_phone_behind_spoils_nothing(browser, doc, app):
@@ -119,7 +133,7 @@ def test_a_phone_behind_spoils_nothing(browser, doc, app):
     browser.post("/login/mfa", {"code": browser.code(offset=-3 * 60)}, page="/login/mfa")
     assert browser.post("/login/mfa", {"code": browser.code()}).headers["Location"] == "/dashboard"
     with app.app_context():
-        assert db.session.get(User, doc.id).totp_hinted_step is None
+        assert db.session.get(User, doc.id).totp_hinted_steps is None
 
 
 def test_five_wrong_codes_end_the_pending_login(browser, doc):

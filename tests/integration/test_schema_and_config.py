@@ -47,6 +47,49 @@ def test_db_upgrade_matches_the_models(tmp_path):
             admin.dispose()
 
 
+def test_a_sqlite_downgrade_keeps_every_row_that_points_at_users(tmp_path):
+    """Batch mode copies `users` and drops the old table: with SQLite's foreign keys on,
+    that drop emptied sessions, links and sign-in links, or failed on the audit log."""
+    from flask_migrate import downgrade
+
+    keys = Fernet.generate_key().decode()
+    app = create_app(
+        {"SECRET_KEY": "x", "ENCRYPTION_KEYS": keys, "DATABASE_URL": f"sqlite:///{tmp_path}/d.db"}
+    )
+    with app.app_context():
+        upgrade()
+        with db.engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO accounts (name, kind, require_mfa) VALUES ('A', 'law', 0)")
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO users (account_id, email, name, role, active, mfa_failures)"
+                    " VALUES (1, 'a@example.com', 'A', 'owner', 1, 0)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO sessions (id_hash, user_id, data, created_at, last_seen_at,"
+                    " idle_minutes, expires_at) VALUES ('h', 1, '{}', '2026-01-01', '2026-01-01',"
+                    " 5, '2027-01-01')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO audit_events (account_id, actor_id, event, created_at)"
+                    " VALUES (1, 1, 'login', '2026-01-01')"
+                )
+            )
+        downgrade(revision="-1")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM sessions")).scalar() == 1
+            assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar() == 1
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1  # on again
+        upgrade()
+        db.engine.dispose()
+
+
 def test_secrets_are_generated_once_into_instance_with_mode_0600(tmp_path, monkeypatch):
     for key in [k for k in os.environ if k.startswith("OZYOPS_")]:
         monkeypatch.delenv(key)

@@ -220,6 +220,15 @@ def test_wrong_code_keeps_the_same_qr_and_says_why(browser, pat, clock):
     assert r.status_code == 422 and "5 minutes ahead" in r.text
 
 
+def test_a_new_setup_forgets_steps_the_hint_spoiled_for_another_secret(pat, app, clock):
+    with app.app_context():
+        user = db.session.get(User, pat.id)
+        user.totp_hinted_steps = "111 222"
+        db.session.commit()
+        mfa.start_enrolment(user, clock.now)
+        assert db.session.get(User, pat.id).totp_hinted_steps is None
+
+
 def test_wrong_codes_at_verify_and_enable_count_towards_the_lock(browser, pat, app, clock, caplog):
     """Else whoever holds a copy of the session could guess the pending code, and be shown
     the recovery key when a guess came right (SPEC §5: code attempts are limited per user)."""

@@ -288,6 +288,25 @@ def test_microsoft_single_tenant_trusts_its_own_directory(app, provider, factory
     assert r.headers["Location"] == "/dashboard"
 
 
+def test_unlink_later_asks_for_the_password_and_reads_the_refusal_with_its_field(
+    browser, sso_app, provider, which, factory, app, clock
+):
+    factory.user(email="pat@example.com")
+    set_claims(provider, f"{which}-pat7", **claims_for(which, "pat@example.com"))
+    sign_in(browser, provider, which, f"{which}-pat7")
+    with app.app_context():
+        link_id = db.session.scalar(select(SsoIdentity.id))
+    clock.advance(minutes=11)
+    url = f"/settings/profile/sign-in/{link_id}/unlink"
+    r = browser.post(url, {"credential": "not my password"}, page="/settings/profile")
+    assert r.status_code == 422 and "That password is not right." in r.text
+    field = re.search(rf'<input id="credential-unlink-{link_id}"[^>]*>', r.text)[0]
+    assert f"error-unlink-{link_id}" in field and "autofocus" in field
+    assert f'id="error-unlink-{link_id}"' in r.text
+    with app.app_context():
+        assert db.session.scalar(select(SsoIdentity.id)) == link_id
+
+
 def test_unlink_but_never_the_last_way_in(browser, sso_app, provider, which, factory, app, caplog):
     caplog.set_level("INFO")
     user = factory.user(email="pat@example.com")

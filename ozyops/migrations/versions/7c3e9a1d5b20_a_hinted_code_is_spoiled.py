@@ -1,4 +1,4 @@
-"""a step still to come whose code the clock hint confirmed: refused when it comes
+"""steps still to come whose codes the clock hint confirmed: refused when they come
 
 Revision ID: 7c3e9a1d5b20
 Revises: 026425c531a3
@@ -18,9 +18,9 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('totp_hinted_step', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('totp_hinted_steps', sa.String(length=255), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('totp_hinted_step')
+        batch_op.drop_column('totp_hinted_steps')
