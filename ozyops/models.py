@@ -95,7 +95,7 @@ class User(db.Model):
     # typed them how far off they were), space-separated: refused when they come, so a
     # guess the hint confirmed cannot be sent again later (mfa._miss). N.B. past steps are
     # dropped: they never come again.
-    totp_hinted_steps: Mapped[str | None] = mapped_column(String(255))
+    totp_hinted_steps: Mapped[str | None] = mapped_column(Text)
 
     account: Mapped[Account] = relationship(back_populates="users")
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from cryptography.fernet import InvalidToken
 from flask import current_app
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import bindparam, case, func, or_, update
 
 from .. import audit, clock, notify, sessions
 from ..extensions import db
@@ -204,10 +204,17 @@ def _hinted(user):
     return {int(step) for step in (user.totp_hinted_steps or "").split()}
 
 
-def _with_hinted(user, step, now):
-    """`user`'s hinted steps with `step`, less those past use (one step after their own)."""
+def _spoil(user, step, now):
+    """The hinted steps' new value, with `step`: the ones this request read, less those past
+    use (one step after their own). N.B. if another request wrote them meanwhile (two hints
+    at once), `step` is added to what it wrote instead, in the same UPDATE: none is lost."""
     oldest = totp.step_at(now.timestamp()) - totp.SKEW_STEPS
-    return " ".join(str(s) for s in sorted({s for s in _hinted(user) if s >= oldest} | {step}))
+    kept = " ".join(str(s) for s in sorted({s for s in _hinted(user) if s >= oldest} | {step}))
+    column = User.totp_hinted_steps
+    return case(
+        (column.is_not_distinct_from(user.totp_hinted_steps), kept),
+        else_=func.coalesce(column + " ", "") + str(step),
+    )
 
 
 # N.B. a code two steps ahead (a phone under a minute fast) comes into the window next:
@@ -336,7 +343,7 @@ def _failure(user, check, now, typed, by=None):
     wrong = _digest(user, check.kind, typed, now)
     spoiled = {}
     if check.hinted_step is not None:
-        spoiled["totp_hinted_steps"] = _with_hinted(user, check.hinted_step, now)
+        spoiled["totp_hinted_steps"] = _spoil(user, check.hinted_step, now)
     failures = db.session.execute(
         update(User)
         .where(

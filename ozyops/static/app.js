@@ -46,11 +46,13 @@
   // What htmx.render announces when a part of the page changes (a filter's results).
   // N.B. emptied first, then filled a moment later: a screen reader does not read out a
   // live region whose text is set to what it already was ("3 members match" twice).
+  var announcing = null;
   document.addEventListener("ozyops:announce", function (event) {
     var announcer = document.getElementById("announcer");
     if (!announcer) return;
     announcer.textContent = "";
-    setTimeout(function () { announcer.textContent = event.detail.value; }, 100);
+    clearTimeout(announcing);  // only the newest of two quick ones
+    announcing = setTimeout(function () { announcer.textContent = event.detail.value; }, 100);
   });
 
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });

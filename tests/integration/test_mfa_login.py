@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, User
+from ozyops.security import totp
 from tests.conftest import RECOVERY_KEY, wrong_codes
 
 INVALID = "That code didn&#39;t work"
@@ -126,6 +127,23 @@ def test_a_phone_under_a_minute_fast_gets_in_with_the_same_code_moments_later(br
     assert r.status_code == 422 and "clock looks about 1 minute ahead" in r.text
     clock.advance(seconds=30)
     assert browser.post("/login/mfa", {"code": code}).headers["Location"] == "/dashboard"
+
+
+def test_three_steps_ahead_is_spoiled_and_steps_gone_by_are_forgotten(browser, doc, app, clock):
+    browser.login(doc.email)
+    code = browser.code(offset=90)  # the first step a hint spoils
+    r = browser.post("/login/mfa", {"code": code}, page="/login/mfa")
+    assert r.status_code == 422 and "clock looks about 2 minutes ahead" in r.text
+    clock.advance(seconds=60)
+    assert browser.post("/login/mfa", {"code": code}).status_code == 422
+    clock.advance(minutes=10)  # that step has gone by: the next hint's write drops it
+    browser.logout()
+    browser.login(doc.email)
+    later = browser.code(offset=5 * 60)
+    browser.post("/login/mfa", {"code": later}, page="/login/mfa")
+    with app.app_context():
+        steps = db.session.get(User, doc.id).totp_hinted_steps
+    assert steps == str(totp.step_at(clock.timestamp + 5 * 60))
 
 
 def test_a_phone_behind_spoils_nothing(browser, doc, app):
@@ -329,6 +347,9 @@ def test_the_code_steps_leave_a_signed_in_session_alone(browser, doc):
 
 
 def test_recovery_key_logs_in_once_and_leads_to_setup(browser, make_browser, doc, app, factory):
+    with app.app_context():  # a hint's spoiled step belongs to the secret the key ends
+        factory.get(doc).totp_hinted_steps = "123"
+        db.session.commit()
     browser.login(doc.email)
     page = browser.get("/login/recovery")
     assert 'name="recovery_key"' in page.text and ">Verify</button>" in page.text
@@ -340,6 +361,7 @@ def test_recovery_key_logs_in_once_and_leads_to_setup(browser, make_browser, doc
     with app.app_context():
         user = factory.get(doc)
         assert user.totp_secret is None and user.recovery_key_hash is None
+        assert user.totp_hinted_steps is None
     other = make_browser()
     other.login(doc.email)  # MFA is now off: password alone, then forced enrolment
     assert other.get("/dashboard").headers["Location"] == "/settings/profile/security"

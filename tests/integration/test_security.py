@@ -220,6 +220,25 @@ def test_wrong_code_keeps_the_same_qr_and_says_why(browser, pat, clock):
     assert r.status_code == 422 and "5 minutes ahead" in r.text
 
 
+def test_two_hints_at_once_both_spoil_their_steps(pat, app, clock):
+    """Each failure writes the steps from the row it read: one that another request wrote
+    meanwhile is added to, not written over."""
+    now = clock.now
+    ahead = totp.step_at(now.timestamp())
+    with app.app_context():
+        stale = db.session.get(User, pat.id)  # read before the other request's write
+        db.session.execute(
+            User.__table__.update()
+            .where(User.id == pat.id)
+            .values(totp_hinted_steps=str(ahead + 14))
+        )
+        check = mfa.Check(mfa.Outcome.CLOCK_OFF, minutes_off=5, hinted_step=ahead + 10)
+        mfa._failure(stale, check, now, "123456")
+        db.session.expire_all()
+        steps = db.session.get(User, pat.id).totp_hinted_steps
+    assert set(steps.split()) == {str(ahead + 14), str(ahead + 10)}
+
+
 def test_a_new_setup_forgets_steps_the_hint_spoiled_for_another_secret(pat, app, clock):
     with app.app_context():
         user = db.session.get(User, pat.id)

@@ -241,6 +241,32 @@ def test_add_member_shows_a_one_time_invitation_link(browser, make_browser, clin
     assert len(events(app, "invitation_accepted")) == 1
 
 
+def test_a_link_used_meanwhile_is_said_above_the_form_not_at_the_password(
+    browser, make_browser, clinic, monkeypatch
+):
+    """Used in another tab between this page and its post: a problem with the link, which
+    the page shows as such, not as something wrong with the password typed."""
+    from ozyops import links
+
+    browser.login_with_code(clinic["owner"].email)
+    path = browser.invite("Nia New", "nia@example.com")
+    newcomer = make_browser()
+    newcomer.get(path)
+
+    def used_meanwhile(*_args):
+        raise links.LinkError("This link has already been used.")
+
+    monkeypatch.setattr(links, "set_password", used_meanwhile)
+    form = {"password": "a new long password", "confirm": "a new long password"}
+    r = newcomer.post(path, form)
+    assert r.status_code == 422
+    assert re.search(
+        r'class="alert alert-error" role="alert">This link has already been used', r.text
+    )
+    field = re.search(r'<input[^>]*\bid="password"[^>]*>', r.text)[0]
+    assert "aria-invalid" not in field
+
+
 def test_invitation_expires_after_72_hours(browser, make_browser, clinic, clock):
     browser.login_with_code(clinic["owner"].email)
     r = browser.post(

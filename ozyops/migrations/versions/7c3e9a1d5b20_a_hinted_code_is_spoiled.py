@@ -18,7 +18,7 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('totp_hinted_steps', sa.String(length=255), nullable=True))
+        batch_op.add_column(sa.Column('totp_hinted_steps', sa.Text(), nullable=True))
 
 
 def downgrade():
