@@ -472,13 +472,24 @@ class MemberPage(SettingsScreen):
 class AddMemberPage(SettingsScreen):
     path = "/settings/team/add"
 
-    def add(self, name, email, role="Member"):
-        """Fill in Name, Email and Role and click Add member; returns the invitation link."""
+    @property
+    def credential(self):
+        """The confirm-it's-you code, asked after ten minutes (sudo mode)."""
+        return self.page.get_by_label("Authentication code", exact=True)
+
+    def fill(self, name, email, role="Member", code=None):
         self.page.get_by_label("Name", exact=True).fill(name)
         self.page.get_by_label("Email", exact=True).fill(email)
         self.page.get_by_label("Role", exact=True).select_option(label=role)
+        if code is not None:
+            self.credential.fill(code)
         with self.page.expect_navigation():
             self.page.get_by_role("button", name="Add member").click()
+
+    def add(self, name, email, role="Member", code=None):
+        """Fill in Name, Email and Role (and the code when asked) and click Add member;
+        returns the invitation link."""
+        self.fill(name, email, role, code)
         self.page.get_by_role("heading", name=f"{name} was added").wait_for()
         return self.page.locator("#invitation-link").inner_text().strip()
 

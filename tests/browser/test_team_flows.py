@@ -293,6 +293,24 @@ def test_add_member_and_the_invitation_link(any_page, browser_for, clinic, clock
     expect(someone_else.get_by_role("button", name="Set password")).to_have_count(0)
 
 
+def test_adding_an_admin_later_asks_for_a_current_code(page, clinic, clock, shots):
+    """Whoever sits at an owner's unlocked computer must not make an admin of their own."""
+    owner = Authenticator(SECRET, clock)
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    clock.advance(minutes=11)
+    page.set_viewport_size(PHONE)
+    add = team.add_member()
+    expect(add.credential).to_be_visible()
+    add.fill("Mal Admin", "mal@example.com", role="Admin", code=owner.wrong_code())
+    expect(page.get_by_role("alert")).to_contain_text(WRONG_CODE)
+    expect(add.credential).to_be_focused()
+    expect(add.credential).to_be_in_viewport()
+    expect(page.get_by_label("Email", exact=True)).to_have_value("mal@example.com")  # kept
+    page.screenshot(path=shots / "add-member-asks-for-a-code-phone.png", full_page=True)
+    link = add.add("Mal Admin", "mal@example.com", role="Admin", code=owner.code())
+    assert "/set-password/" in link
+
+
 # --- 5. deactivate and reactivate ------------------------------------------------------
 
 
