@@ -75,28 +75,22 @@ def unlink_identity(identity_id):
 @login_required
 def change_password():
     """Change password: the current one (or, with none yet, sudo mode), then the new one
-    twice. Every other session of this person ends."""
+    twice. Every other session of this person ends.
+
+    N.B. every problem is said at once, each at its field: the three fields come back
+    empty (a page never holds a password), so one problem per round means typing all
+    three again each time."""
     form = ChangePasswordForm()
-    if not form.validate_on_submit():
-        return _profile_page(422, password_form=form)
-    if current_user.password_hash:
-        if not form.current.data:
-            return _password_refused(form, "Enter your current password.")
-        now = clock.utcnow()
-        verdict = passwords.check(
-            current_user, form.current.data, now, "reauth_failed", replacing=True, by=current_user
-        )
-        if verdict is passwords.Verdict.PAUSED:
-            return _password_refused(form, passwords.paused_message(current_user, now))
-        if verdict is passwords.Verdict.WRONG:
-            return _password_refused(form, "That is not your current password.")
-    elif not sudo.is_recent(clock.now()):
-        return _password_refused(
-            form, "For your security, sign in again, then set a password within 10 minutes."
-        )
+    valid = form.validate_on_submit()
+    refused = _current_password_refused(form)
     me = current_user
-    if problem := passwords.problem_with(form.password.data, (me.email, me.name, me.account.name)):
-        return _profile_page(422, password_form=form, new_password_problem=problem)
+    problem = None
+    if form.password.data and not form.password.errors:
+        problem = passwords.problem_with(form.password.data, (me.email, me.name, me.account.name))
+    if not valid or refused or problem:
+        return _profile_page(
+            422, password_form=form, password_problem=refused, new_password_problem=problem
+        )
     passwords.set_new(current_user, passwords.hash_password(form.password.data))
     links.end_unused(current_user, clock.now())
     audit.record("password_changed", actor=current_user, target=current_user)
@@ -107,8 +101,26 @@ def change_password():
     return redirect(url_for("security.show_profile"), code=303)
 
 
-def _password_refused(form, message):
-    return _profile_page(422, password_form=form, password_problem=message)
+def _current_password_refused(form):
+    """Why the current password (or, with none yet, sudo mode) does not allow the change,
+    or None. A wrong one counts towards the password pause, as anywhere."""
+    if not current_user.password_hash:
+        if sudo.is_recent(clock.now()):
+            return None
+        return "For your security, sign in again, then set a password within 10 minutes."
+    if form.current.errors:
+        return None  # the field says so itself
+    if not form.current.data:
+        return "Enter your current password."
+    now = clock.utcnow()
+    verdict = passwords.check(
+        current_user, form.current.data, now, "reauth_failed", replacing=True, by=current_user
+    )
+    if verdict is passwords.Verdict.PAUSED:
+        return passwords.paused_message(current_user, now)
+    if verdict is passwords.Verdict.WRONG:
+        return "That is not your current password."
+    return None
 
 
 # The setup this session began: {"setup": mfa.setup_of(user), "shown": whether its QR code

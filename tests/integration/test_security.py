@@ -507,6 +507,23 @@ class TestChangePassword:
             assert factory.get(user).password_failures == 0
             assert not db.session.query(AuditEvent).filter_by(event="reauth_failed").count()
 
+    def test_every_problem_is_said_at_once_at_its_field(self, browser, factory, app):
+        """The fields come back empty: one problem per round would mean typing all three
+        again for each. A wrong current password still counts."""
+        user = factory.user(email="pat@example.com", kind="trades")
+        browser.login(user.email)
+        form = {"current": "not it", "password": "short", "confirm": "shorter"}
+        r = browser.post(self.URL, form, page="/settings/profile")
+        assert r.status_code == 422
+        for field, message in (
+            ("current", "That is not your current password."),
+            ("password", "at least 10"),
+            ("confirm", "The two passwords are different."),
+        ):
+            assert re.search(rf'id="{field}-error"[^>]*role="alert">[^<]*{message}', r.text)
+        with app.app_context():
+            assert db.session.get(User, user.id).password_failures == 1
+
     @pytest.mark.parametrize(
         "data, message",
         [
