@@ -157,12 +157,13 @@ def resolve(provider, claims, tenant=None):
     if not user.active:
         db.session.rollback()
         raise SsoError(DEACTIVATED, "inactive", user)
+    now = clock.utcnow()
     if not user.joined:
         # N.B. someone invited is joining now: their invitation, or a first-password link
         # made for them, still in a mailbox, would otherwise let whoever holds it set a
         # password and sign in as them. (As a new password ends every link.)
-        links.end_unused(user, clock.utcnow())
-    link.last_used_at = clock.utcnow()
+        links.end_unused(user, now)
+    link.last_used_at = now
     db.session.commit()
     if linked_now:
         notify.send(user, "sso_linked", provider=name)

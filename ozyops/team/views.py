@@ -173,9 +173,8 @@ def add_member():
     if form.validate_on_submit():
         if not may_grant(current_user, form.role.data):
             abort(403)
-        if error := sudo.refusal(current_user, form.credential.data, clock.now()):
-            error_for = "add"
-        else:
+        error, error_for = sudo.refusal(current_user, form.credential.data, clock.now()), "add"
+        if error is None:
             try:
                 user, token = members.invite(
                     current_user, form.email.data, form.name.data, form.role.data, clock.now()
