@@ -177,7 +177,10 @@ def _spoken(minutes):
 
 
 def _idle_expired(row, now):
-    return row.last_seen_at + timedelta(minutes=row.idle_minutes) <= now
+    """N.B. last_seen_at may be up to TOUCH_EVERY older than the last request (the write
+    it spares): counted from it alone, the logoff could come before the idle time was up.
+    So it comes between the idle time and TOUCH_EVERY more, never before."""
+    return row.last_seen_at + timedelta(minutes=row.idle_minutes) + TOUCH_EVERY <= now
 
 
 class ServerSessionInterface(SessionInterface):
