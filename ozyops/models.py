@@ -6,7 +6,7 @@ Every datetime column is naive UTC (see clock.py).
 import json
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, func, or_
+from sqlalchemy import ForeignKey, Index, String, Text, false, func, or_
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from werkzeug.routing import IntegerConverter
@@ -87,6 +87,9 @@ class User(db.Model):
     pending_totp_created_at: Mapped[datetime | None]
     recovery_key_hash: Mapped[str | None] = mapped_column(String(128))
     mfa_failures: Mapped[int] = mapped_column(default=0)
+    # Whether this run of failures has told the person their password is probably known
+    # (mfa._failure): once per run, until a right code or a lock ends it.
+    mfa_warned: Mapped[bool] = mapped_column(default=False, server_default=false())
     mfa_locked_until: Mapped[datetime | None]
     # A keyed digest of the last wrong code or key (mfa._failure): the same one sent again,
     # a reload of the page that said it was wrong, is not counted twice.

@@ -181,6 +181,7 @@ def enable(user, code, now):
             pending_totp_created_at=None,
             recovery_key_hash=recovery.hash_key(key),
             mfa_failures=0,
+            mfa_warned=False,
             mfa_last_wrong=None,
             mfa_locked_until=None,
         )
@@ -300,7 +301,7 @@ _USE_STEP = (
         _users.c.totp_secret.is_not(None),
         or_(_users.c.totp_last_step.is_(None), _users.c.totp_last_step < bindparam("step")),
     )
-    .values(totp_last_step=bindparam("step"), mfa_failures=0, mfa_last_wrong=None)
+    .values(totp_last_step=bindparam("step"), mfa_failures=0, mfa_warned=False, mfa_last_wrong=None)
 )
 _USE_STEP_SIGNING_IN = _USE_STEP.values(last_login_at=bindparam("at"))
 
@@ -330,8 +331,9 @@ def use_recovery_key(user, typed, now, keep_sid=None):
 
 
 def _failure(user, check, now, typed, by=None):
-    """Count a failed code or key (`typed` `by` a signed-in user, or None at sign-in); the
-    third in a row, typed at sign-in, warns the user that their password is probably known,
+    """Count a failed code or key (`typed` `by` a signed-in user, or None at sign-in); from
+    the third in a row, the first typed at sign-in warns the user that their password is
+    probably known,
     and the tenth locks the user for 15 minutes. The count is the user's, across sign-ins
     and processes, until a right code or a lock.
 
@@ -369,17 +371,30 @@ def _failure(user, check, now, typed, by=None):
         locked = db.session.execute(
             update(User)
             .where(User.id == user.id, User.mfa_failures >= MAX_FAILURES)
-            .values(mfa_locked_until=until, mfa_failures=0, mfa_last_wrong=None)
+            .values(mfa_locked_until=until, mfa_failures=0, mfa_warned=False, mfa_last_wrong=None)
         ).rowcount
         if locked:
             audit.record("mfa_locked", target=user, minutes=LOCK_MINUTES, kind=check.kind)
             db.session.commit()
             notify.send(user, "mfa_setup_locked" if check.kind == "setup" else "mfa_locked")
             return _lock(user, until, check.kind, signed_in=by is not None)
+    warn = by is None and failures >= WARN_AFTER_FAILURES and _first_warning(user)
     db.session.commit()
-    if by is None and failures == WARN_AFTER_FAILURES:
+    if warn:
         notify.send(user, "password_probably_known")
     return check
+
+
+def _first_warning(user):
+    """True once per run of failures, in whichever process gets there first.
+
+    N.B. "at least", not "exactly": wrong codes typed while signed in count towards the
+    lock too, and a run they began must still warn at its first failure at sign-in."""
+    return bool(
+        db.session.execute(
+            update(User).where(User.id == user.id, ~User.mfa_warned).values(mfa_warned=True)
+        ).rowcount
+    )
 
 
 def _digest(user, kind, typed, now):
@@ -436,6 +451,7 @@ RESET_VALUES = {
     "pending_totp_created_at": None,
     "recovery_key_hash": None,
     "mfa_failures": 0,
+    "mfa_warned": False,
     "mfa_last_wrong": None,
     "mfa_locked_until": None,
 }

@@ -272,9 +272,7 @@ def test_idle_healthcare_session_ends_after_15_minutes_with_a_message(browser, f
     assert "signed out after 15 minutes of inactivity" in page.text
 
 
-def test_idle_logoff_never_comes_before_15_minutes_after_the_last_request(
-    browser, factory, clock
-):
+def test_idle_logoff_never_comes_before_15_minutes_after_the_last_request(browser, factory, clock):
     """A request less than 30 s after the last written last-seen time writes nothing (a
     write per request spared); the idle time still counts from that request."""
     factory.user(email="doc@example.com", kind="healthcare", mfa=True)

@@ -186,6 +186,33 @@ def test_the_warning_counts_wrong_codes_across_fresh_logins(browser, doc, caplog
     assert caplog.text.count("notification password_probably_known") == 1
 
 
+def test_wrong_codes_typed_while_signed_in_do_not_use_up_the_warning(make_browser, doc, caplog):
+    """They count towards the lock, so the count may be past three before someone with the
+    password starts guessing: their first wrong code at sign-in warns, and only that one."""
+    me = make_browser()
+    me.login_with_code(doc.email)
+    for code in wrong_codes(3):
+        r = me.post(
+            "/settings/profile/security/recovery-key",
+            {"code": code},
+            htmx=True,
+            page="/settings/profile/security",
+        )
+        assert r.status_code == 422
+    with caplog.at_level("INFO"):
+        assert "password_probably_known" not in caplog.text
+        sign_in_with_wrong_codes(make_browser(), doc.email, 4, start=3)
+    assert caplog.text.count("notification password_probably_known") == 1
+
+
+def test_a_right_code_ends_the_run_and_the_next_run_warns_again(make_browser, doc, caplog):
+    with caplog.at_level("INFO"):
+        sign_in_with_wrong_codes(make_browser(), doc.email, 3)
+        assert make_browser().login_with_code(doc.email).headers["Location"] == "/dashboard"
+        sign_in_with_wrong_codes(make_browser(), doc.email, 3, start=3)
+    assert caplog.text.count("notification password_probably_known") == 2
+
+
 def test_a_wrong_code_sent_again_by_a_reload_is_not_counted_again(browser, doc, app, caplog):
     """Reloading the page that said "wrong" sends the same code again: it tells someone
     guessing nothing new, so it neither ends the sign-in, nor moves the lock nearer, nor
