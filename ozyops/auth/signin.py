@@ -173,8 +173,13 @@ def logout(user):
 
 
 def safe_next(url):
-    """`url` when it is a path on this site, else None (no open redirects)."""
+    """`url` when it is a path on this site, else None (no open redirects).
+
+    N.B. urlsplit drops tabs and line breaks before it looks for a host, and a Location
+    header cannot carry them: a URL with any control character is refused outright."""
     if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return None
+    if any(c < " " or c == "\x7f" for c in url):
         return None
     parts = urlsplit(url)
     if parts.scheme or parts.netloc:

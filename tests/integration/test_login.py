@@ -169,7 +169,14 @@ def test_next_is_followed_only_on_this_site(browser, factory):
     )
     assert r.headers["Location"] == "/settings/team"
     browser.logout()
-    for evil in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+    for evil in (
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "/dashboard\nX-Injected: 1",  # a line break cannot go into a Location header
+        "/settings\r\nSet-Cookie: a=b",
+        "/settings/team\t",
+    ):
         r = browser.post(
             "/login",
             {"email": "pat@example.com", "password": PASSWORD, "next": evil},
@@ -177,6 +184,20 @@ def test_next_is_followed_only_on_this_site(browser, factory):
         )
         assert r.headers["Location"] == "/dashboard"
         browser.logout()
+
+
+def test_a_line_break_in_next_is_not_followed_after_the_code_either(browser, factory):
+    """Not a 500 after the code is used up and the session begun: the dashboard."""
+    factory.user(email="doc@example.com", mfa=True)
+    browser.get("/login?next=/settings/team%0d%0aX-Injected:%201")
+    r = browser.post(
+        "/login",
+        {"email": "doc@example.com", "password": PASSWORD, "next": "/settings/team\r\nX: 1"},
+        page="/login",
+    )
+    assert r.headers["Location"] == "/login/mfa"
+    r = browser.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")
+    assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
 
 
 def test_logout_is_post_only_and_kills_a_copied_cookie(browser, factory, app):
