@@ -1,5 +1,6 @@
 """The Flask extensions, created once and bound to an app in `init_app`."""
 
+import ipaddress
 import os
 import select
 import threading
@@ -62,7 +63,27 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
-limiter = Limiter(key_func=get_remote_address)
+
+
+def client_network():
+    """Whose budget a rate-limited post spends: the client's address, or for IPv6 its /64.
+
+    N.B. one IPv6 host or customer is usually given a whole /64, and may send each post
+    from a new address in it: counted per address, every post would get a budget of its
+    own. The audit log and the sessions list keep the whole address."""
+    address = get_remote_address()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # no address (a test client, a socket): counted under what it is
+        return address
+    if ip.version == 4:
+        return address
+    if ip.ipv4_mapped:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network((ip, 64), strict=False))
+
+
+limiter = Limiter(key_func=client_network)
 # N.B. one per-address budget (LOGIN_RATE_LIMIT) for every post that carries a password,
 # a code or a recovery key: sign-in steps, MFA changes and sudo-mode confirmations alike.
 credential_limit = limiter.shared_limit(

@@ -342,6 +342,28 @@ def test_sign_in_posts_are_rate_limited_per_address(browser, factory):
     assert browser.get("/login").status_code == 200  # GETs are not limited
 
 
+@pytest.mark.settings(LOGIN_RATE_LIMIT="3 per minute")
+def test_an_ipv6_network_shares_one_budget(browser, factory):
+    """One IPv6 host is usually given a whole /64: a new address for each post is not a
+    new budget. Another /64 is another network."""
+    factory.user(email="pat@example.com")
+
+    def post(address):
+        return browser.post(
+            "/login",
+            {"email": "pat@example.com", "password": "x"},
+            page="/login",
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    assert [post(f"2001:db8:1:2::{i}") for i in (1, 2, 3)] == [422, 422, 422]
+    assert post("2001:db8:1:2:ffff:ffff:ffff:fffe") == 429
+    assert post("2001:db8:1:3::1") == 422
+    # An IPv4 address written as IPv6 counts as itself.
+    assert [post(a) for a in ("::ffff:192.0.2.7", "192.0.2.7", "192.0.2.7")] == [422, 422, 422]
+    assert post("::ffff:192.0.2.7") == 429
+
+
 def test_unknown_page_is_a_friendly_404(browser):
     r = browser.get("/no/such/page")
     assert r.status_code == 404 and "<h1>Page not found</h1>" in r.text  # a heading to find
