@@ -153,19 +153,22 @@ def check(user, password, now, failed_event, replacing=False, by=None):
 
     N.B. the hash is verified first whatever the state, so the time taken tells nothing,
     and the verdict is then taken from the row as it is after the hash, which may have
-    waited its turn while another process paused it. The count and the pause are
-    conditional UPDATEs, so they hold across processes. What a verdict changes is
-    committed here. A right password stored at an older cost is hashed again, unless the
-    caller is `replacing` it (Change password): that would be a second hash for nothing.
+    waited its turn while another process paused it or changed the password. The count
+    and the pause are conditional UPDATEs, so they hold across processes. What a verdict
+    changes is committed here. A right password stored at an older cost is hashed again,
+    unless the caller is `replacing` it (Change password): that would be a second hash
+    for nothing.
     """
     typed = password or ""
-    form = _matching_form(user.password_hash if user else None, typed)
-    matched = form is not None
-    if user is None or user.password_hash is None:
+    checked = user.password_hash if user else None
+    form = _matching_form(checked, typed)
+    if user is None or checked is None:
         audit.record(failed_event, actor=by, target=user)
         db.session.commit()
         return Verdict.WRONG
-    db.session.refresh(user, ["password_failures", "password_paused_until"])
+    db.session.refresh(user, ["password_hash", "password_failures", "password_paused_until"])
+    # A password changed meanwhile ended every session: the old one starts none.
+    matched = form is not None and user.password_hash == checked
     exempt = devices.known(user)
     if paused_until(user, now) and not exempt:
         audit.record(failed_event, actor=by, target=user, reason="paused")
@@ -181,11 +184,10 @@ def check(user, password, now, failed_event, replacing=False, by=None):
             db.session.commit()
         return Verdict.RIGHT
     audit.record(failed_event, actor=by, target=user)
-    count = update(User).where(User.id == user.id)
+    # N.B. not counted while paused, from any browser: guesses do not lengthen a pause.
+    count = update(User).where(User.id == user.id, _not_paused(now))
     if exempt:
         devices.wrong_password(user)
-    else:
-        count = count.where(_not_paused(now))
     failures = db.session.execute(
         count.values(password_failures=User.password_failures + 1).returning(User.password_failures)
     ).scalar_one_or_none()

@@ -208,6 +208,47 @@ def test_a_password_checked_after_a_pause_began_elsewhere_is_paused(app, factory
     assert stored(app, user).password_failures == 0  # not counted towards the next pause
 
 
+def test_wrong_passwords_from_a_known_browser_do_not_lengthen_a_pause(
+    browser, make_browser, factory, app, clock
+):
+    """Not counted while the pause lasts, from any browser: a shared computer where the
+    person has signed in before cannot keep their password paused on every other one."""
+    sam = factory.user(kind="law")
+    assert browser.login(sam.email).headers["Location"] == "/dashboard"
+    browser.logout()
+    wrong_passwords(make_browser(), sam.email, MAX)
+    until = stored(app, sam).password_paused_until
+    clock.advance(minutes=10)
+    wrong_passwords(browser, sam.email, MAX - 1)
+    assert stored(app, sam).password_paused_until == until
+    assert stored(app, sam).password_failures == 0
+    clock.advance(minutes=6)  # the pause is over, on every computer
+    assert make_browser().login(sam.email).headers["Location"] == "/dashboard"
+
+
+def test_a_password_changed_while_the_old_one_was_checked_does_not_sign_in(
+    browser, factory, app, monkeypatch
+):
+    """A sign-in waits its turn for the hashing thread; a password changed meanwhile (Change
+    password, a link, in another process) ends every session, and the old password, right
+    when the hash began, must not start a new one after it."""
+    user = factory.user(kind="law")
+    verify = passwords._first_verified
+
+    def changed_meanwhile(password_hash, forms):
+        matched = verify(password_hash, forms)
+        with app.app_context():
+            db.session.get(User, user.id).password_hash = passwords._hasher.hash("a new one!")
+            db.session.commit()
+        return matched
+
+    monkeypatch.setattr(passwords, "_first_verified", changed_meanwhile)
+    r = browser.login(user.email)  # the old password, right until a moment ago
+    assert r.status_code == 422 and WRONG_CREDENTIALS.replace("'", "&#39;") in r.text
+    monkeypatch.setattr(passwords, "_first_verified", verify)
+    assert browser.get("/dashboard").status_code == 302
+
+
 def test_attempts_while_paused_are_audited(browser, factory, app):
     user = factory.user(kind="law")
     wrong_passwords(browser, user.email, MAX)
