@@ -73,7 +73,7 @@ def after_first_factor(user, next_url, method="password"):
         session[PENDING_KEY] = {
             "user_id": user.id,
             "until": (now + limit).isoformat(),
-            "failures": 0,
+            "failures_before": user.mfa_failures,
             "next": safe_next(next_url),
             "method": method,
         }
@@ -111,19 +111,19 @@ def abandon_pending():
     sessions.forget(session)
 
 
-def count_pending_failure(user):
-    """One more wrong code in this pending login. Returns True when the login must restart.
+def pending_failures_over(failures):
+    """Whether this pending login has seen MAX_PENDING_FAILURES wrong codes or keys, now
+    that the person's count is `failures` (mfa.Check.failures); if so, it is over.
 
-    N.B. the warning that the password is probably known counts on the user, not here
-    (mfa._failure): starting the login again must not start that count again.
+    N.B. counted on the person, from where the count stood when this login began: wrong
+    codes sent at once in one pending login each count, in whichever process, where a
+    count in the session's data would keep only the last write. Wrong codes typed
+    meanwhile in another session of theirs count too: the stricter way.
     """
-    pending = dict(session[PENDING_KEY])
-    pending["failures"] += 1
-    session[PENDING_KEY] = pending
-    if pending["failures"] >= MAX_PENDING_FAILURES:
-        abandon_pending()
-        return True
-    return False
+    if failures - session[PENDING_KEY].get("failures_before", 0) < MAX_PENDING_FAILURES:
+        return False
+    abandon_pending()
+    return True
 
 
 def finish_with_code(user, code, now):

@@ -124,13 +124,11 @@ def _pending_or_restart():
     return user, None
 
 
-def _restart_after(check, user):
-    """Whether a failed check ends this pending login. A lock is shown where it happened,
-    so the person learns why, rather than being sent back to the password; the same wrong
-    code sent again (a reload) is not one more."""
-    if check.outcome is mfa.Outcome.LOCKED or check.repeated:
-        return False
-    return signin.count_pending_failure(user)
+def _restart_after(check):
+    """Whether a failed check ends this pending login. Only a counted one can: a lock is
+    shown where it happened, so the person learns why, rather than being sent back to the
+    password, and the same wrong code sent again (a reload) is not one more."""
+    return check.failures is not None and signin.pending_failures_over(check.failures)
 
 
 @bp.route("/login/mfa", methods=["GET", "POST"])
@@ -148,7 +146,7 @@ def login_mfa():
         if check.ok:
             return redirect(next_url, code=303)
         error = check.message
-        if _restart_after(check, user):
+        if _restart_after(check):
             flash("Too many wrong codes for one sign-in. Log in again.", "error")
             return redirect(url_for("auth.login"), code=303)
     elif lock := mfa.locked(user, now):
@@ -184,7 +182,7 @@ def login_recovery():
             )
             return redirect(url_for("security.show_security"), code=303)
         error = check.message
-        if _restart_after(check, user):
+        if _restart_after(check):
             flash("Too many wrong attempts for one sign-in. Log in again.", "error")
             return redirect(url_for("auth.login"), code=303)
     elif lock := mfa.locked(user, now, kind="recovery_key"):  # said before a key is typed

@@ -74,6 +74,7 @@ class Check:
     kind: str = "code"
     lost_both: str = LOST_BOTH[None]  # who can help (see `lost_both`)
     repeated: bool = False  # the same wrong code or key as the last: not counted again
+    failures: int | None = None  # counted: the person's wrong codes and keys in a row
     hinted_step: int | None = None  # CLOCK_OFF ahead: the step the hint gave away
 
     @property
@@ -382,7 +383,7 @@ def _failure(user, check, now, typed, by=None):
     db.session.commit()
     if warn:
         notify.send(user, "password_probably_known")
-    return check
+    return replace(check, failures=failures)
 
 
 def _first_warning(user):

@@ -14,7 +14,7 @@ from ozyops.models import AuditEvent, User
 from ozyops.security import mfa, totp
 from ozyops.team import members
 from ozyops.team.permissions import can
-from tests.conftest import RECOVERY_KEY, SECRET, wrong_codes
+from tests.conftest import RECOVERY_KEY, SECRET, csrf_from, wrong_codes
 
 ROUNDS = 15
 
@@ -268,3 +268,33 @@ def test_a_transfer_and_a_role_change_at_once_leave_exactly_one_owner(app, pract
         for t in threads:
             t.join()
         assert len(_owners(app, account)) == 1
+
+
+def test_wrong_codes_sent_at_once_in_one_pending_login_all_count(app, factory, browser):
+    """Five wrong codes end a pending login, even when sent at once on the same cookie:
+    each is counted on the person in one statement, not in the session's data, where the
+    last of the requests to write would have kept only its own count."""
+    user = factory.user(mfa=True)
+    browser.login(user.email)
+    token = csrf_from(browser.get("/login/mfa").text)
+    cookie = browser.client.get_cookie("ozyops_session").value
+    n = 7
+    clients = [app.test_client() for _ in range(n)]
+    for c in clients:
+        c.set_cookie("ozyops_session", cookie)
+    barrier = threading.Barrier(n)
+    statuses = [None] * n
+
+    def send(i, code):
+        barrier.wait()
+        statuses[i] = clients[i].post("/login/mfa", data={"code": code, "csrf_token": token})
+        statuses[i] = statuses[i].status_code
+
+    threads = [threading.Thread(target=send, args=a) for a in enumerate(wrong_codes(n))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # At most four said "wrong" and let the login go on; the rest sent it back to /login.
+    assert set(statuses) <= {303, 422} and statuses.count(422) <= 4, statuses
+    assert browser.get("/login/mfa").headers["Location"] == "/login"  # that login is over
