@@ -1,6 +1,8 @@
 """Friendly error pages; for htmx requests a small fragment swapped into the page's
 alert region instead of the component that asked."""
 
+from urllib.parse import urlsplit
+
 from cryptography.fernet import InvalidToken
 from flask import current_app, flash, make_response, request, session, url_for
 from flask_login import current_user
@@ -10,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from . import htmx
+from .auth.signin import safe_next
 from .extensions import db
 
 MESSAGES = {
@@ -45,17 +48,43 @@ def init_app(app):
 
 def stale_form(error):
     """A stale form. When it is stale because the session ended (idle logoff, logout in
-    another tab), the login page says why; otherwise explain and ask for a reload."""
+    another tab), the login page says why; otherwise explain, with a way back to the form's
+    page (reloading the answer would only send the same stale form again)."""
     if not current_user.is_authenticated and request.endpoint not in PUBLIC_FORMS:
         if not session.get("_flashes"):
             flash("Your session has ended. Log in again.", "info")
         return htmx.redirect_to(url_for("auth.login"))
+    if request.endpoint == "auth.logout" and _sent_from_this_site():
+        # N.B. Log out in a tab left open since a sign-in in another tab must still log
+        # out: refused, it left the person signed in at a shared desk. Another site cannot
+        # get here: the session cookie is SameSite=Lax, and its Origin would say so.
+        return current_app.view_functions["auth.logout"]()
     return _render(
         400,
         "This form has expired",
-        "For your security, forms stop working after you sign in or out. Reload the page and "
-        "try again.",
+        "For your security, forms stop working after you sign in or out. Nothing was "
+        "changed: open the page again and try again.",
+        back=_page_of_the_form(),
     )
+
+
+def _origin():
+    return request.host_url.rstrip("/")
+
+
+def _sent_from_this_site():
+    return (
+        request.headers.get("Sec-Fetch-Site") == "same-origin"
+        or request.headers.get("Origin") == _origin()
+    )
+
+
+def _page_of_the_form():
+    """The page the form was on (the Referer, when it is one of ours), or None."""
+    parts = urlsplit(request.referrer or "")
+    if f"{parts.scheme}://{parts.netloc}" != _origin():
+        return None
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 def http_error(error):
@@ -117,7 +146,7 @@ def _unavailable(cause="database"):
     return response
 
 
-def _render(status, title, text, headers=None):
+def _render(status, title, text, headers=None, back=None):
     extra = {
         k: v for k, v in (headers or []) if k.lower() not in {"content-type", "content-length"}
     }
@@ -129,7 +158,12 @@ def _render(status, title, text, headers=None):
         response.headers["HX-Reswap"] = "innerHTML"
     else:
         response = htmx.render(
-            "errors/page.html", "errors/page.html", status=status, title=title, text=text
+            "errors/page.html",
+            "errors/page.html",
+            status=status,
+            title=title,
+            text=text,
+            back=back,
         )
     response.headers.update(extra)
     return response

@@ -15,6 +15,7 @@ from tests.browser.conftest import PHONE
 from tests.browser.pages import (
     Authenticator,
     CodePage,
+    DashboardPage,
     LoginPage,
     SecurityPage,
     url,
@@ -208,6 +209,22 @@ def test_back_from_the_dashboard_keeps_you_signed_in(page, factory, clock):
     dashboard.arrive()
     page.reload()
     dashboard.arrive()
+
+
+def test_log_out_in_a_tab_left_open_since_signing_in_again_logs_out(any_page, factory):
+    """A second tab logged out and in again, which made the first tab's forms stale: its
+    Log out must still log out, not leave the person signed in at a shared desk."""
+    user = factory.user(kind="law", email="desk@law.example")
+    first = LoginPage(any_page).open().log_in_to_dashboard(user.email)
+    second = any_page.context.new_page()
+    second.goto("/dashboard")
+    DashboardPage(second).arrive().log_out().log_in_to_dashboard(user.email)
+
+    first.log_out()  # the page shown since before the second tab's sign-in
+
+    second.goto("/dashboard")
+    LoginPage(second).arrive()
+    second.close()
 
 
 # --- f. lost device: the recovery key --------------------------------------------------

@@ -222,6 +222,53 @@ def test_logout_needs_the_csrf_token(browser, factory):
     assert browser.get("/dashboard").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "sent_from", [{"Origin": "http://localhost"}, {"Sec-Fetch-Site": "same-origin"}]
+)
+def test_log_out_in_a_tab_left_open_since_signing_in_again_still_logs_out(
+    browser, factory, sent_from
+):
+    """Another tab logged out and in again, so this tab's token is stale: Log out must still
+    log out, or the person stays signed in at a shared desk."""
+    factory.user(email="pat@example.com")
+    browser.login("pat@example.com")
+    left_open = browser.get("/dashboard") and browser.token
+    browser.logout()
+    browser.login("pat@example.com")
+    r = browser.client.post("/logout", data={"csrf_token": left_open}, headers=sent_from)
+    assert r.status_code == 303 and r.headers["Location"] == "/login"
+    assert browser.get("/dashboard").status_code == 302
+
+
+def test_a_stale_log_out_from_another_site_logs_no_one_out(browser, factory):
+    factory.user(email="pat@example.com")
+    browser.login("pat@example.com")
+    r = browser.client.post(
+        "/logout",
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert r.status_code == 400
+    assert browser.get("/dashboard").status_code == 200
+
+
+def test_a_stale_form_leads_back_to_its_page_not_to_a_reload_of_the_same_post(browser, factory):
+    factory.user(email="pat@example.com")
+    browser.login("pat@example.com")
+    r = browser.client.post(
+        "/settings/profile/password",
+        data={"csrf_token": "stale"},
+        headers={"Referer": "http://localhost/settings/profile/security?x=1"},
+    )
+    assert r.status_code == 400 and "Nothing was changed" in r.text
+    assert '<a href="/settings/profile/security?x=1">Open the page again</a>' in r.text
+    r = browser.client.post(
+        "/settings/profile/password",
+        data={"csrf_token": "stale"},
+        headers={"Referer": "https://evil.example/settings"},
+    )
+    assert "Open the page again" not in r.text and "Go to the start page" in r.text
+
+
 def test_login_issues_a_new_session_id(browser, factory, app):
     factory.user(email="pat@example.com")
     browser.get("/login")
