@@ -98,6 +98,13 @@ class Check:
             if self.kind == "recovery_key":  # that page says who can help, below its form
                 return locked
             return f"{locked} Lost your phone and your recovery key? {self.lost_both}"
+        if self.outcome is Outcome.CLOCK_OFF and self.minutes_off == -1:
+            # N.B. the step just before the accepted ones: most often a code read, then typed
+            # a minute later (the phone rang), rather than a clock that is off.
+            return (
+                "That code has expired. Enter the code your authenticator app shows now. If "
+                "this keeps happening, set your phone's date and time to automatic."
+            )
         if self.outcome is Outcome.CLOCK_OFF:
             direction = "ahead" if self.minutes_off > 0 else "behind"
             minutes = abs(self.minutes_off)

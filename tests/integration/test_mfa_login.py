@@ -97,6 +97,18 @@ def test_clock_hint_when_the_phone_is_minutes_off(browser, doc, app):
     assert count(app, "mfa_failed") == 1
 
 
+def test_a_code_read_a_minute_ago_is_said_to_have_expired(browser, doc, app):
+    """Read, then typed after the phone rang: help/mfa.md says to wait for the next one,
+    not to change the phone's clock."""
+    browser.login(doc.email)
+    r = browser.post("/login/mfa", {"code": browser.code(offset=-60)}, page="/login/mfa")
+    assert r.status_code == 422 and "That code has expired" in r.text
+    assert "clock looks" not in r.text
+    assert count(app, "mfa_failed") == 1
+    r = browser.post("/login/mfa", {"code": browser.code(offset=-90)}, page="/login/mfa")
+    assert "clock looks about 2 minutes behind" in r.text
+
+
 def test_a_code_the_clock_hint_gave_away_never_works(browser, make_browser, doc, app, clock):
     """SPEC §5's hint tells whoever typed a code that it will work N minutes from now: with
     only the password, one guess would then try twenty-odd steps instead of three. The
