@@ -50,11 +50,16 @@ def _profile_page(status=200, error=None, **context):
     ), status
 
 
-@bp.post("/sign-in/<id:identity_id>/unlink")
+@bp.route("/sign-in/<id:identity_id>/unlink", methods=["GET", "POST"])
 @credential_limit
 @login_required
 def unlink_identity(identity_id):
-    """Remove a linked Google or Microsoft sign-in (sudo mode; never the last way in)."""
+    """Remove a linked Google or Microsoft sign-in (sudo mode; never the last way in).
+
+    N.B. GET: this address opened again leads to the Profile page (one route for both
+    methods, as team.views._member_action explains)."""
+    if request.method == "GET":
+        return back_to_profile()
     form = SudoForm()
     if not form.validate_on_submit():
         return _profile_page(422)
@@ -151,10 +156,20 @@ def show_security():
 
 @bp.get("/security/enrol")
 @bp.get("/security/verify")
+@bp.get("/security/disable")
+@bp.get("/security/recovery-key")
+@bp.get("/security/sessions/end-others")
 @login_required
 def back_to_security():
     """The address of a post, reloaded or typed without JavaScript: the page it belongs to."""
     return redirect(url_for("security.show_security"), code=303)
+
+
+@bp.get("/password")
+@login_required
+def back_to_profile():
+    """The same, for the posts of the Profile page."""
+    return redirect(url_for("security.show_profile"), code=303)
 
 
 @bp.post("/security/enrol")

@@ -188,6 +188,13 @@ def add_member():
     return render_template("team/add.html", form=form, error=error, error_for=error_for), status
 
 
+@bp.get("/require-mfa")
+@login_required
+def back_to_team():
+    """The address of a post, reloaded or typed without JavaScript: the page it belongs to."""
+    return redirect(url_for("team.show_team"), code=303)
+
+
 @bp.get("/<id:user_id>")
 @login_required
 def show_member(user_id):
@@ -222,8 +229,15 @@ def _member_page(target, status=200, **context):
 def _member_action(user_id, action, section, form_class=SudoForm):
     """The checks every action on a member page shares: the member is in this account
     (else 404), `can` allows `action` (else 403), the form is valid and sudo mode holds.
-    Returns (target, form, refusal); refusal is the member page explaining what is missing."""
+    Returns (target, form, refusal); refusal is the member page explaining what is missing.
+
+    N.B. without JavaScript the answer stays at the address posted to: opened again (Enter
+    in the address bar, a tab reopened), that address leads to the member's page. (One
+    route for both methods: two rules on one path with an id in it answer 405, not 404,
+    for an id out of range.)"""
     target = _target(user_id)
+    if request.method == "GET":
+        return target, None, redirect(url_for("team.show_member", user_id=target.id), code=303)
     _require(action, target)
     form = form_class()
     extra = {"role_form": form} if form_class is RoleForm else {}
@@ -234,7 +248,7 @@ def _member_action(user_id, action, section, form_class=SudoForm):
     return target, form, None
 
 
-@bp.post("/<id:user_id>/role")
+@bp.route("/<id:user_id>/role", methods=["GET", "POST"])
 @credential_limit
 @login_required
 def change_role(user_id):
@@ -250,12 +264,12 @@ def change_role(user_id):
     return redirect(url_for("team.show_member", user_id=target.id), code=303)
 
 
-@bp.post("/<id:user_id>/active")
+@bp.route("/<id:user_id>/active", methods=["GET", "POST"])
 @credential_limit
 @login_required
 def set_active(user_id):
     """Deactivate or reactivate (the form says which)."""
-    if request.form.get("active") not in ("0", "1"):
+    if request.method == "POST" and request.form.get("active") not in ("0", "1"):
         abort(400)  # not the page's form, which always sends one or the other
     active = request.form.get("active") == "1"
     action = "reactivate" if active else "deactivate"
@@ -276,7 +290,7 @@ def set_active(user_id):
     return redirect(url_for("team.show_member", user_id=target.id), code=303)
 
 
-@bp.post("/<id:user_id>/password-link")
+@bp.route("/<id:user_id>/password-link", methods=["GET", "POST"])
 @credential_limit
 @login_required
 def create_password_link(user_id):
@@ -293,7 +307,7 @@ def create_password_link(user_id):
     return _member_page(target, password_link=_deliver_link(target, "reset", token))
 
 
-@bp.post("/<id:user_id>/transfer")
+@bp.route("/<id:user_id>/transfer", methods=["GET", "POST"])
 @credential_limit
 @login_required
 def transfer_ownership(user_id):

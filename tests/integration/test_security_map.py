@@ -121,6 +121,26 @@ def test_every_post_route_refuses_a_missing_csrf_token(app, browser, office, clo
     assert r.status_code == 303 and user(app, member).role == "admin"
 
 
+def test_the_address_of_every_post_opened_again_leads_to_its_page(app, browser, office, clock):
+    """Without JavaScript a form's answer stays at the address it was posted to: opening it
+    again (Enter in the address bar, a tab reopened) must lead to the page the form is on,
+    not to "Not allowed"."""
+    owner, member = office
+    link_identity(app, clock, owner)
+    browser.login(owner.email)
+    routes = dict.fromkeys(path for _, path in urls(app))
+    posts_only = {p for p in routes if ("GET", p) not in set(urls(app))}
+    assert posts_only == {"/logout"}
+    for path in routes:
+        if not path.startswith("/settings/") or "/row" in path or path.endswith(".csv"):
+            continue
+        r = browser.client.get(path)
+        assert r.status_code in (200, 303), path
+        if r.status_code == 303:
+            page = r.headers["Location"]
+            assert page.startswith("/settings/") and browser.get(page).status_code == 200, path
+
+
 def test_signed_out_forms_refuse_a_missing_csrf_token(app, make_browser, office, clock):
     owner, member = office
     with app.app_context():
