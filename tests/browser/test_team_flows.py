@@ -581,6 +581,38 @@ def test_one_very_long_word_in_a_name_widens_nothing(page, clinic, factory, cloc
         assert address["x"] + address["width"] <= size["width"], address
 
 
+WORD_ON_ONE_LINE = """(cell, word) => {
+    const text = [...cell.querySelectorAll("*"), cell].flatMap(e => [...e.childNodes])
+        .find(n => n.nodeType === Node.TEXT_NODE && n.data.includes(word));
+    const range = document.createRange();
+    range.setStart(text, text.data.indexOf(word));
+    range.setEnd(text, text.data.indexOf(word) + word.length);
+    return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size === 1;
+}"""
+
+
+def test_an_ordinary_word_in_a_name_is_never_cut_in_two(page, clinic, factory, clock):
+    """ "Rita Receptioni / st" on the team list and in the audit log: the name column had
+    no room of its own, as only a very long word needs to break."""
+    factory.user(
+        account_id=clinic["owner"].account_id,
+        role="member",
+        name="Rita Receptionist",
+        email="rita.receptionist@brightsmiledentalpractice.example",
+    )
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    for size in (DESKTOP, SMALL_LAPTOP):
+        page.set_viewport_size(size)
+        cell = team.row("Rita Receptionist").locator("td[data-label='Name']")
+        assert cell.evaluate(WORD_ON_ONE_LINE, "Receptionist"), size
+    team.manage("Rita Receptionist").create_password_link()  # an entry naming her
+    page.goto("/settings/audit")
+    for size in (DESKTOP, SMALL_LAPTOP):
+        page.set_viewport_size(size)
+        cell = page.locator("td[data-label='Person']", has_text="Rita Receptionist").first
+        assert cell.evaluate(WORD_ON_ONE_LINE, "Receptionist"), size
+
+
 def test_filter_fields_do_not_overlap_and_are_big_enough_to_tap(page, factory):
     owner = factory.user(kind="trades", email="pat@builders.example", name="Pat Builder")
     settings = LoginPage(page).open().log_in_to_dashboard(owner.email).go_to_settings()
