@@ -92,6 +92,9 @@ def change_password():
     problem = None
     if form.password.data and not form.password.errors:
         problem = passwords.problem_with(form.password.data, (me.email, me.name, me.account.name))
+        same = passwords.normal(form.password.data) == passwords.normal(form.current.data or "")
+        if same and not refused and not problem:
+            problem = "That is your current password. Choose a new one."
     if not valid or refused or problem:
         return _profile_page(
             422, password_form=form, password_problem=refused, new_password_problem=problem

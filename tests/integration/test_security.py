@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, User
 from ozyops.security import mfa, totp
-from tests.conftest import SECRET, wrong_codes
+from tests.conftest import PASSWORD, SECRET, wrong_codes
 
 PAGE = "/settings/profile/security"
 
@@ -450,6 +450,17 @@ class TestChangePassword:
         assert browser.get("/dashboard").status_code == 200
         assert other.get("/dashboard").status_code == 302
         assert make_browser().login(user.email, "a brand new password").status_code == 303
+
+    def test_the_current_password_is_not_a_new_one(self, browser, factory, app):
+        """ "Your password is changed" would not be true, and the other sessions would end."""
+        user = factory.user(email="pat@example.com", kind="trades")
+        browser.login(user.email)
+        same = {"current": PASSWORD, "password": PASSWORD, "confirm": PASSWORD}
+        r = browser.post(self.URL, same, page="/settings/profile")
+        assert r.status_code == 422 and "That is your current password" in r.text
+        with app.app_context():
+            changed = select(AuditEvent).where(AuditEvent.event == "password_changed")
+            assert db.session.scalars(changed).all() == []
 
     def test_a_password_with_accents_works_however_the_accents_are_typed(self, browser, factory):
         user = factory.user(email="pat@example.com", kind="trades")
