@@ -492,9 +492,11 @@ def test_security_page_lists_sessions_and_signs_out_the_others(make_browser, fac
     phone.client.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0 (iPhone) Version/18 Safari/605"
     laptop.login(owner.email)
     phone.login(owner.email)
+    clock.advance(minutes=5)  # this device's last request was a while ago: it is in use now
     page = laptop.get("/settings/profile/security").text
     assert "Chrome on Windows" in page and "Safari on iPhone" in page
     assert "This device" in page and "Sign out other sessions" in page
+    assert page.count("active now") == 1 and page.count("last active") == 1
     r = laptop.post("/settings/profile/security/sessions/end-others", {})
     assert r.status_code == 303
     assert phone.get("/dashboard").status_code == 302
