@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFError
 from joserfc.errors import JoseError
 from requests import RequestException
 
-from .. import audit, clock, errors, htmx, links
+from .. import audit, clock, errors, htmx, links, passwords
 from ..extensions import credential_limit, db
 from ..forms import CodeForm
 from ..security import mfa
@@ -266,6 +266,13 @@ def set_password(token):
         else:
             flash("Your password is set. Log in with it now.", "info")
             return redirect(url_for("auth.login"), code=303)
+    elif form.password.data and not form.password.errors:
+        # The second field said something (they differ, say): the password's own problem
+        # is said too, as both fields come back empty and would be typed again for it.
+        user = link.user
+        about = (user.email, user.name, user.account.name)
+        if problem := passwords.problem_with(form.password.data, about):
+            error, error_for = problem, "password"
     status = 422 if request.method == "POST" else 200
     return render_template(
         "auth/set_password.html",

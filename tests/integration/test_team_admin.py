@@ -230,6 +230,10 @@ def test_add_member_shows_a_one_time_invitation_link(browser, make_browser, clin
     assert r.status_code == 422 and "That password is too easy to guess." in r.text
     r = newcomer.post(path, {"password": "a new long password", "confirm": "different one!"})
     assert r.status_code == 422 and "two passwords are different" in r.text
+    # Both fields come back empty, so every problem is said at once, each at its field.
+    r = newcomer.post(path, {"password": "short", "confirm": "shorx"})
+    assert "two passwords are different" in r.text and "at least 10" in r.text
+    assert 'aria-invalid="true"' in re.search(r'<input[^>]*\bid="password"[^>]*>', r.text)[0]
     r = newcomer.post(path, {"password": "a new long password", "confirm": "a new long password"})
     assert r.status_code == 303 and r.headers["Location"] == "/login"
     assert newcomer.get(path).status_code == 410  # used
