@@ -167,8 +167,12 @@ def check(user, password, now, failed_event, replacing=False, by=None):
         db.session.commit()
         return Verdict.WRONG
     db.session.refresh(user, ["password_hash", "password_failures", "password_paused_until"])
-    # A password changed meanwhile ended every session: the old one starts none.
-    matched = form is not None and user.password_hash == checked
+    if form is not None and user.password_hash != checked:
+        # Changed meanwhile: a new password, which ended every session and which the old
+        # one must not start another, or the same one hashed again by a sign-in elsewhere
+        # (_hash_again). The hash now stored decides (a second hash, in this race only).
+        form = _matching_form(user.password_hash, typed)
+    matched = form is not None
     exempt = devices.known(user)
     if paused_until(user, now) and not exempt:
         audit.record(failed_event, actor=by, target=user, reason="paused")

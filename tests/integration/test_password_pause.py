@@ -4,6 +4,7 @@
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from flask import has_request_context
 from sqlalchemy import select
 
@@ -247,6 +248,30 @@ def test_a_password_changed_while_the_old_one_was_checked_does_not_sign_in(
     assert r.status_code == 422 and WRONG_CREDENTIALS.replace("'", "&#39;") in r.text
     monkeypatch.setattr(passwords, "_first_verified", verify)
     assert browser.get("/dashboard").status_code == 302
+
+
+def test_the_same_password_hashed_again_meanwhile_still_signs_in(
+    browser, factory, app, monkeypatch
+):
+    """The stored hash is at an older cost, and a sign-in elsewhere hashes it again while
+    this one's hash waits its turn: the password is the same, and right."""
+    user = factory.user(kind="law")
+    with app.app_context():
+        older = PasswordHasher(time_cost=2, memory_cost=1024, parallelism=1).hash(PASSWORD)
+        db.session.get(User, user.id).password_hash = older
+        db.session.commit()
+    verify = passwords._first_verified
+
+    def hashed_again_meanwhile(password_hash, forms):
+        matched = verify(password_hash, forms)
+        with app.app_context():
+            db.session.get(User, user.id).password_hash = passwords._hasher.hash(PASSWORD)
+            db.session.commit()
+        return matched
+
+    monkeypatch.setattr(passwords, "_first_verified", hashed_again_meanwhile)
+    assert browser.login(user.email).headers["Location"] == "/dashboard"
+    assert stored(app, user).password_failures == 0
 
 
 def test_attempts_while_paused_are_audited(browser, factory, app):
