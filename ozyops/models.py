@@ -87,6 +87,9 @@ class User(db.Model):
     pending_totp_created_at: Mapped[datetime | None]
     recovery_key_hash: Mapped[str | None] = mapped_column(String(128))
     mfa_failures: Mapped[int] = mapped_column(default=0)
+    # Every wrong code or key counted, never reset: a pending sign-in's own wrong codes are
+    # what it gained since the sign-in began (signin.pending_failures_over).
+    mfa_failures_total: Mapped[int] = mapped_column(default=0, server_default="0")
     # Whether this run of failures has told the person their password is probably known
     # (mfa._failure): once per run, until a right code or a lock ends it.
     mfa_warned: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -3,7 +3,8 @@ ends in `after_first_factor`, which either completes the login or leaves a pendi
 second step, so none of them can skip MFA.
 
 Between the two steps the session holds only `mfa_pending`: the user id, when it expires
-and how many wrong codes it has seen. It authenticates nothing (see security/guard.py).
+and where the person's count of wrong codes stood when it began. It authenticates nothing
+(see security/guard.py).
 """
 
 from datetime import datetime, timedelta
@@ -73,7 +74,7 @@ def after_first_factor(user, next_url, method="password"):
         session[PENDING_KEY] = {
             "user_id": user.id,
             "until": (now + limit).isoformat(),
-            "failures_before": user.mfa_failures,
+            "failures_before": user.mfa_failures_total,
             "next": safe_next(next_url),
             "method": method,
         }
@@ -111,16 +112,19 @@ def abandon_pending():
     sessions.forget(session)
 
 
-def pending_failures_over(failures):
+def pending_failures_over(total):
     """Whether this pending login has seen MAX_PENDING_FAILURES wrong codes or keys, now
-    that the person's count is `failures` (mfa.Check.failures); if so, it is over.
+    that the person has had `total` (mfa.Check.total); if so, it is over.
 
-    N.B. counted on the person, from where the count stood when this login began: wrong
-    codes sent at once in one pending login each count, in whichever process, where a
-    count in the session's data would keep only the last write. Wrong codes typed
-    meanwhile in another session of theirs count too: the stricter way.
+    N.B. counted on the person, from where their never-reset count stood when this login
+    began: wrong codes sent at once in one pending login each count, in whichever
+    process, where a count in the session's data would keep only the last write. Wrong
+    codes typed meanwhile in another session of theirs count too: the stricter way.
     """
-    if failures - session[PENDING_KEY].get("failures_before", 0) < MAX_PENDING_FAILURES:
+    pending = session[PENDING_KEY]
+    # A login begun before this count existed kept its own in the session.
+    before = pending.get("failures_before", total - 1 - pending.get("failures", 0))
+    if total - before < MAX_PENDING_FAILURES:
         return False
     abandon_pending()
     return True
@@ -139,7 +143,8 @@ def finish_pending(user, via):
     """The second factor passed: complete the login. Returns where to go next."""
     pending = session.get(PENDING_KEY) or {}
     complete(user, method=pending.get("method", "password"), second_factor=via)
-    return pending.get("next") or url_for("main.dashboard")
+    # N.B. checked again: a login begun before a fix to safe_next kept what it allowed.
+    return safe_next(pending.get("next")) or url_for("main.dashboard")
 
 
 def complete(user, method, second_factor=None):

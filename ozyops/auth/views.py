@@ -128,7 +128,7 @@ def _restart_after(check):
     """Whether a failed check ends this pending login. Only a counted one can: a lock is
     shown where it happened, so the person learns why, rather than being sent back to the
     password, and the same wrong code sent again (a reload) is not one more."""
-    return check.failures is not None and signin.pending_failures_over(check.failures)
+    return check.total is not None and signin.pending_failures_over(check.total)
 
 
 @bp.route("/login/mfa", methods=["GET", "POST"])

@@ -24,10 +24,10 @@ from .secretbox import open_, seal
 
 MAX_FAILURES = 10
 LOCK_MINUTES = 15
-# The third wrong code or key in a row, when it is typed at sign-in (after a correct
-# password): someone else probably has the password. N.B. the count is the lock's, so wrong
-# codes typed while signed in add to it too; one count, kept in one UPDATE, holds across
-# processes, where a second count for sign-ins alone would need a column of its own.
+# From the third wrong code or key in a row, the first typed at sign-in (after a correct
+# password): someone else probably has the password. N.B. the count is the lock's, so
+# wrong codes typed while signed in add to it too, and the warning goes once per run of
+# failures (`users.mfa_warned`), decided by one conditional UPDATE across processes.
 WARN_AFTER_FAILURES = 3
 
 
@@ -73,8 +73,9 @@ class Check:
     locked_until: datetime | None = None
     kind: str = "code"
     lost_both: str = LOST_BOTH[None]  # who can help (see `lost_both`)
-    repeated: bool = False  # the same wrong code or key as the last: not counted again
-    failures: int | None = None  # counted: the person's wrong codes and keys in a row
+    # Counted (not a lock, not the same wrong one again): how many wrong codes and keys the
+    # person has had, ever, this one included (`users.mfa_failures_total`).
+    total: int | None = None
     hinted_step: int | None = None  # CLOCK_OFF ahead: the step the hint gave away
 
     @property
@@ -341,9 +342,8 @@ def use_recovery_key(user, typed, now, keep_sid=None):
 def _failure(user, check, now, typed, by=None):
     """Count a failed code or key (`typed` `by` a signed-in user, or None at sign-in); from
     the third in a row, the first typed at sign-in warns the user that their password is
-    probably known,
-    and the tenth locks the user for 15 minutes. The count is the user's, across sign-ins
-    and processes, until a right code or a lock.
+    probably known, and the tenth locks the user for 15 minutes. The count is the user's,
+    across sign-ins and processes, until a right code or a lock.
 
     N.B. the same wrong code or key as the last one is not counted again: it is the page
     that said "wrong" reloaded (the browser sends its form again), or a double submit, and
@@ -354,15 +354,21 @@ def _failure(user, check, now, typed, by=None):
     spoiled = {}
     if check.hinted_step is not None:
         spoiled["totp_hinted_steps"] = _spoil(user, check.hinted_step, now)
-    failures = db.session.execute(
+    counted = db.session.execute(
         update(User)
         .where(
             User.id == user.id,
             or_(User.mfa_last_wrong.is_(None), User.mfa_last_wrong != wrong),
         )
-        .values(mfa_failures=User.mfa_failures + 1, mfa_last_wrong=wrong, **spoiled)
-        .returning(User.mfa_failures)
-    ).scalar_one_or_none()
+        .values(
+            mfa_failures=User.mfa_failures + 1,
+            mfa_failures_total=User.mfa_failures_total + 1,
+            mfa_last_wrong=wrong,
+            **spoiled,
+        )
+        .returning(User.mfa_failures, User.mfa_failures_total)
+    ).one_or_none()
+    failures, total = counted or (None, None)
     audit.record(
         "mfa_failed",
         actor=by,
@@ -373,7 +379,7 @@ def _failure(user, check, now, typed, by=None):
     )
     if failures is None:
         db.session.commit()
-        return replace(check, repeated=True)
+        return check
     if failures >= MAX_FAILURES:
         until = clock.naive(now) + timedelta(minutes=LOCK_MINUTES)
         locked = db.session.execute(
@@ -390,7 +396,7 @@ def _failure(user, check, now, typed, by=None):
     db.session.commit()
     if warn:
         notify.send(user, "password_probably_known")
-    return replace(check, failures=failures)
+    return replace(check, total=total)
 
 
 def _first_warning(user):

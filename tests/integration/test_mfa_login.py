@@ -6,10 +6,13 @@ from datetime import timedelta
 
 import pytest
 from cryptography.fernet import Fernet
+from flask import session
 from sqlalchemy import func, select
 
+from ozyops import sessions
+from ozyops.auth import signin
 from ozyops.extensions import db
-from ozyops.models import AuditEvent, User
+from ozyops.models import AuditEvent, ServerSession, User
 from ozyops.security import totp
 from tests.conftest import RECOVERY_KEY, wrong_codes
 
@@ -178,6 +181,40 @@ def test_five_wrong_codes_end_the_pending_login(browser, doc):
     assert browser.get("/login/mfa").headers["Location"] == "/login"
 
 
+def test_a_right_code_elsewhere_does_not_give_a_pending_login_more_guesses(
+    browser, make_browser, doc
+):
+    """The person's run of wrong codes ends with a right code (or a lock); a pending login
+    counts its own wrong codes on a count that is never reset."""
+    sign_in_with_wrong_codes(browser, doc.email, 4)
+    assert make_browser().login_with_code(doc.email).headers["Location"] == "/dashboard"
+    r = browser.post("/login/mfa", {"code": wrong_codes(5)[4]})
+    assert r.status_code == 303 and r.headers["Location"] == "/login"
+
+
+def test_a_pending_login_begun_before_the_upgrade_keeps_its_own_count(app, doc):
+    """Such a login kept how many wrong codes it had seen in the session's data."""
+    with app.test_request_context():
+        session[signin.PENDING_KEY] = {"user_id": doc.id, "failures": 2}
+        assert not signin.pending_failures_over(total=40)  # its third
+        session[signin.PENDING_KEY] = {"user_id": doc.id, "failures": 4}
+        assert signin.pending_failures_over(total=41)  # its fifth
+        assert signin.PENDING_KEY not in session
+
+
+def test_a_next_kept_by_a_login_begun_before_the_upgrade_is_checked_again(browser, app, doc):
+    """safe_next once let a line break through; a pending login may still hold one."""
+    browser.login(doc.email)
+    with app.app_context():
+        row = db.session.scalar(select(ServerSession).where(ServerSession.user_id == doc.id))
+        data = sessions._serializer.loads(row.data)
+        data[signin.PENDING_KEY]["next"] = "/settings/team\r\nX: 1"
+        row.data = sessions._serializer.dumps(data)
+        db.session.commit()
+    r = browser.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")
+    assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
+
+
 def test_three_wrong_codes_warn_the_user_their_password_is_known(browser, doc, app, caplog):
     browser.login(doc.email)
     browser.get("/login/mfa")
@@ -307,6 +344,8 @@ def test_ten_failures_lock_the_user_for_15_minutes_across_logins(make_browser, d
     assert count(app, "mfa_locked") == 0
     r = b.post("/login/mfa", {"code": "111111"})  # the tenth in a row
     assert count(app, "mfa_locked") == 1
+    with app.app_context():  # the run of failures is over: the next one warns again
+        assert db.session.get(User, doc.id).mfa_warned is False
     assert re.search(
         r"for this account are locked until \d\d:\d\d UTC \(at most 15 minutes\)", r.text
     )

@@ -637,3 +637,23 @@ def test_an_owner_who_requires_mfa_is_told_where_to_stop_requiring_it(browser, f
     page = browser.get(PAGE).text
     assert "Your practice requires MFA, so it cannot be turned off." in page
     assert "switch off “Require MFA for everyone” under Settings &gt; Team" in page
+
+
+@pytest.mark.parametrize("end", ["reset", "new setup"])
+def test_a_reset_or_a_new_setup_ends_the_run_of_wrong_codes(app, factory, clock, end):
+    """With the run, its warning that the password is probably known: the next run warns."""
+    owner = factory.user(kind="trades", email="boss@example.com")
+    pat = factory.user(account_id=owner.account_id, role="member", mfa=end == "reset")
+    with app.app_context():
+        db.session.get(User, pat.id).mfa_warned = True
+        db.session.commit()
+        user = db.session.get(User, pat.id)
+        if end == "reset":
+            mfa.reset(user, db.session.get(User, owner.id))
+        else:
+            secret = mfa.start_enrolment(user, clock.now)
+            check, _ = mfa.enable(user, totp.code_at(secret, clock.timestamp), clock.now)
+            assert check.ok
+            db.session.commit()
+    with app.app_context():
+        assert db.session.get(User, pat.id).mfa_warned is False
