@@ -43,7 +43,9 @@ def refusal(user, credential, now):
         )
     if not credential:
         asked = "authentication code" if user.mfa_enabled else "password"
-        return f"For your security, enter your {asked}."
+        # N.B. said only when the form asked for nothing (shown within the 10 minutes):
+        # why it asks now, so it does not read as something done wrong.
+        return f"More than 10 minutes have passed: to confirm it's you, enter your {asked}."
     return confirm(user, credential, now)
 
 

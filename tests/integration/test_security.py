@@ -63,7 +63,7 @@ def test_enable_mfa_over_ten_minutes_after_sign_in_asks_for_the_password(
     assert 'id="credential-enrol"' in page and "To confirm it is you, enter your password" in page
     r = browser.post(PAGE + "/enrol", htmx=htmx, follow_redirects=True)
     assert r.status_code == 422 and 'id="setup-key"' not in r.text
-    assert "For your security, enter your password." in r.text
+    assert "to confirm it&#39;s you, enter your password." in r.text
     assert ("<html" in r.text) is not htmx
     assert re.search(r'id="credential-enrol"[^>]*autofocus', r.text)
     r = browser.post(
