@@ -166,12 +166,17 @@ def check(user, password, now, failed_event, replacing=False, by=None):
         audit.record(failed_event, actor=by, target=user)
         db.session.commit()
         return Verdict.WRONG
-    db.session.refresh(user, ["password_hash", "password_failures", "password_paused_until"])
+    db.session.refresh(user, _AFTER_THE_HASH)
     if form is not None and user.password_hash != checked:
         # Changed meanwhile: a new password, which ended every session and which the old
         # one must not start another, or the same one hashed again by a sign-in elsewhere
-        # (_hash_again). The hash now stored decides (a second hash, in this race only).
-        form = _matching_form(user.password_hash, typed)
+        # (_hash_again). The hash now stored decides: a second hash, in this race only,
+        # with no database connection held while it waits its turn.
+        checked = user.password_hash
+        db.session.commit()
+        form = _matching_form(checked, typed)
+        db.session.refresh(user, _AFTER_THE_HASH)
+        form = form if user.password_hash == checked else None
     matched = form is not None
     exempt = devices.known(user)
     if paused_until(user, now) and not exempt:
@@ -198,6 +203,9 @@ def check(user, password, now, failed_event, replacing=False, by=None):
     paused = failures is None or (failures >= MAX_FAILURES and _pause(user, now))
     db.session.commit()  # N.B. expires `user`: a paused_message after this reads the pause
     return Verdict.PAUSED if paused and not exempt else Verdict.WRONG
+
+
+_AFTER_THE_HASH = ["password_hash", "password_failures", "password_paused_until"]
 
 
 def _hash_again(user, typed):

@@ -122,9 +122,12 @@ def pending_failures_over(total):
     codes typed meanwhile in another session of theirs count too: the stricter way.
     """
     pending = session[PENDING_KEY]
-    # A login begun before this count existed kept its own in the session.
-    before = pending.get("failures_before", total - 1 - pending.get("failures", 0))
-    if total - before < MAX_PENDING_FAILURES:
+    if "failures_before" not in pending:
+        # Begun before this count existed, it kept its own in the session: worked out once,
+        # from this wrong code, the start is kept as any other login's.
+        before = total - 1 - pending.get("failures", 0)
+        session[PENDING_KEY] = pending = {**pending, "failures_before": before}
+    if total - pending["failures_before"] < MAX_PENDING_FAILURES:
         return False
     abandon_pending()
     return True

@@ -43,9 +43,11 @@ def refusal(user, credential, now):
         )
     if not credential:
         asked = "authentication code" if user.mfa_enabled else "password"
-        # N.B. said only when the form asked for nothing (shown within the 10 minutes):
-        # why it asks now, so it does not read as something done wrong.
-        return f"More than 10 minutes have passed: to confirm it's you, enter your {asked}."
+        if credential is None:
+            # N.B. the form had no field for it (shown within the 10 minutes): why it asks
+            # now, so that it does not read as something done wrong.
+            return f"More than 10 minutes have passed: to confirm it's you, enter your {asked}."
+        return f"To confirm it's you, enter your {asked}."
     return confirm(user, credential, now)
 
 

@@ -58,7 +58,7 @@ def unlink_identity(identity_id):
 
     N.B. GET: this address opened again leads to the Profile page (one route for both
     methods, as team.views._member_action explains)."""
-    if request.method == "GET":
+    if request.method != "POST":  # GET, or HEAD
         return back_to_profile()
     form = SudoForm()
     if not form.validate_on_submit():

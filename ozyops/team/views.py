@@ -236,7 +236,7 @@ def _member_action(user_id, action, section, form_class=SudoForm):
     route for both methods: two rules on one path with an id in it answer 405, not 404,
     for an id out of range.)"""
     target = _target(user_id)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, or HEAD
         return target, None, redirect(url_for("team.show_member", user_id=target.id), code=303)
     _require(action, target)
     form = form_class()

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from cryptography.fernet import Fernet
-from flask import session
 from sqlalchemy import func, select
 
 from ozyops import sessions
@@ -192,25 +191,32 @@ def test_a_right_code_elsewhere_does_not_give_a_pending_login_more_guesses(
     assert r.status_code == 303 and r.headers["Location"] == "/login"
 
 
-def test_a_pending_login_begun_before_the_upgrade_keeps_its_own_count(app, doc):
-    """Such a login kept how many wrong codes it had seen in the session's data."""
-    with app.test_request_context():
-        session[signin.PENDING_KEY] = {"user_id": doc.id, "failures": 2}
-        assert not signin.pending_failures_over(total=40)  # its third
-        session[signin.PENDING_KEY] = {"user_id": doc.id, "failures": 4}
-        assert signin.pending_failures_over(total=41)  # its fifth
-        assert signin.PENDING_KEY not in session
+def begun_before_the_upgrade(app, user, **pending):
+    """Make the pending login of `user` look as one begun before the upgrade left it."""
+    with app.app_context():
+        row = db.session.scalar(select(ServerSession).where(ServerSession.user_id == user.id))
+        data = sessions._serializer.loads(row.data)
+        data[signin.PENDING_KEY].pop("failures_before")
+        data[signin.PENDING_KEY].update(pending)
+        row.data = sessions._serializer.dumps(data)
+        db.session.commit()
+
+
+def test_a_pending_login_begun_before_the_upgrade_still_ends_at_its_fifth(browser, app, doc):
+    """Such a login kept its own count of wrong codes in the session's data."""
+    sign_in_with_wrong_codes(browser, doc.email, 2)
+    begun_before_the_upgrade(app, doc, failures=2)
+    *next_two, fifth = wrong_codes(5)[2:]
+    for code in next_two:
+        assert browser.post("/login/mfa", {"code": code}).status_code == 422
+    r = browser.post("/login/mfa", {"code": fifth})
+    assert r.status_code == 303 and r.headers["Location"] == "/login"
 
 
 def test_a_next_kept_by_a_login_begun_before_the_upgrade_is_checked_again(browser, app, doc):
     """safe_next once let a line break through; a pending login may still hold one."""
     browser.login(doc.email)
-    with app.app_context():
-        row = db.session.scalar(select(ServerSession).where(ServerSession.user_id == doc.id))
-        data = sessions._serializer.loads(row.data)
-        data[signin.PENDING_KEY]["next"] = "/settings/team\r\nX: 1"
-        row.data = sessions._serializer.dumps(data)
-        db.session.commit()
+    begun_before_the_upgrade(app, doc, failures=0, next="/settings/team\r\nX: 1")
     r = browser.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")
     assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
 

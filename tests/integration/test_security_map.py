@@ -136,6 +136,7 @@ def test_the_address_of_every_post_opened_again_leads_to_its_page(app, browser, 
             continue
         r = browser.client.get(path)
         assert r.status_code in (200, 303), path
+        assert browser.client.head(path).status_code == r.status_code, path
         if r.status_code == 303:
             page = r.headers["Location"]
             assert page.startswith("/settings/") and browser.get(page).status_code == 200, path

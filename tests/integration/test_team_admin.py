@@ -529,7 +529,7 @@ def test_signing_out_the_others_later_asks_for_a_code_or_password(
     wrong = "000000" if mfa else "not my password"
     refusals = {
         "x" * 300: "That is too long to be a code or a password.",
-        "": f"to confirm it&#39;s you, enter your {'authentication code' if mfa else 'password'}.",
+        "": f"To confirm it&#39;s you, enter your {'authentication code' if mfa else 'password'}.",
         wrong: "That code didn&#39;t work." if mfa else "That password is not right.",
     }
     for typed, message in refusals.items():
