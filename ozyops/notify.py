@@ -25,6 +25,9 @@ MESSAGES = {
     "yours: change your password, which signs out every other session.",
     "password_probably_known": "Someone entered your correct OzyOps password but then several "
     "wrong authentication codes. Your password is probably known to someone else: change it.",
+    "provider_probably_known": "Someone signed in to OzyOps as you with {provider} but then "
+    "entered several wrong authentication codes. Your {provider} account is probably used by "
+    "someone else: change its password.",
     "password_paused": "Your OzyOps password was paused for 15 minutes after 20 wrong "
     "passwords in a row: until then it is refused even when right, except on computers where "
     "you have signed in before. If that was not you, someone may be guessing it. (You are "

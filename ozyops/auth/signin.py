@@ -133,10 +133,16 @@ def pending_failures_over(total):
     return True
 
 
-def finish_with_code(user, code, now):
+def first_step():
+    """How this pending login's first step was taken: "password", or a provider's key."""
+    return (session.get(PENDING_KEY) or {}).get("method", "password")
+
+
+def finish_with_code(user, code, now, provider=None):
     """The code step: check `code` and, when it is right, complete the login in the same
-    transaction. Returns the check and where to go next (None when the code is wrong)."""
-    check = mfa.verify_code(user, code, now, signs_in=True)
+    transaction. Returns the check and where to go next (None when the code is wrong).
+    `provider`: the name of the provider the first step was taken with, if any."""
+    check = mfa.verify_code(user, code, now, signs_in=True, provider=provider)
     if not check.ok:
         return check, None
     return check, finish_pending(user, via="code")
@@ -145,7 +151,7 @@ def finish_with_code(user, code, now):
 def finish_pending(user, via):
     """The second factor passed: complete the login. Returns where to go next."""
     pending = session.get(PENDING_KEY) or {}
-    complete(user, method=pending.get("method", "password"), second_factor=via)
+    complete(user, method=first_step(), second_factor=via)
     # N.B. checked again: a login begun before a fix to safe_next kept what it allowed.
     return safe_next(pending.get("next")) or url_for("main.dashboard")
 

@@ -142,7 +142,8 @@ def login_mfa():
     error = None
     now = clock.now()
     if form.validate_on_submit():
-        check, next_url = signin.finish_with_code(user, form.code.data, now)
+        provider = sso.PROVIDERS.get(signin.first_step())
+        check, next_url = signin.finish_with_code(user, form.code.data, now, provider)
         if check.ok:
             return redirect(next_url, code=303)
         error = check.message
@@ -172,7 +173,10 @@ def login_recovery():
     error = None
     now = clock.now()
     if form.validate_on_submit():
-        check = mfa.use_recovery_key(user, form.recovery_key.data, now, keep_sid=session.sid)
+        provider = sso.PROVIDERS.get(signin.first_step())
+        check = mfa.use_recovery_key(
+            user, form.recovery_key.data, now, keep_sid=session.sid, provider=provider
+        )
         if check.ok:
             signin.finish_pending(user, via="recovery_key")
             flash(

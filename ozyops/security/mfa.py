@@ -270,13 +270,14 @@ def _lock(user, until, kind, signed_in):
     return Check(Outcome.LOCKED, locked_until=until, kind=kind, lost_both=help_)
 
 
-def verify_code(user, code, now, signs_in=False):
+def verify_code(user, code, now, signs_in=False, provider=None):
     """Check a sign-in (or confirmation) code: lockout, ±1 step, single use, failure count.
 
     N.B. an accepted code's single-use mark is left in the caller's transaction, to be
     committed with what the code allowed (one commit per sign-in); every caller commits
     on success. Failures are committed here. With `signs_in`, the same UPDATE records the
     user's last sign-in (signin.finish_with_code, signin.complete): one statement fewer.
+    `provider`: the sign-in's first step was Google or Microsoft (its name), not a password.
     """
     if lock := locked(user, now, signed_in=not signs_in):
         return lock
@@ -296,8 +297,8 @@ def verify_code(user, code, now, signs_in=False):
             return Check(Outcome.OK)
         # N.B. a replayed code gets the ordinary message: it tells an attacker nothing.
         audit.record("code_reused", actor=by, target=user)
-        return _failure(user, Check(Outcome.INVALID), now, code, by)
-    return _failure(user, _miss(secret, code, now), now, code, by)
+        return _failure(user, Check(Outcome.INVALID), now, code, by, provider)
+    return _failure(user, _miss(secret, code, now), now, code, by, provider)
 
 
 # The single-use rule, built once (it runs on every sign-in). N.B. a plain statement on
@@ -315,7 +316,7 @@ _USE_STEP = (
 _USE_STEP_SIGNING_IN = _USE_STEP.values(last_login_at=bindparam("at"))
 
 
-def use_recovery_key(user, typed, now, keep_sid=None):
+def use_recovery_key(user, typed, now, keep_sid=None, provider=None):
     """Consume `user`'s recovery key: it then never works again, and MFA is off until they
     set it up on their new device. The row count of one UPDATE decides, so it works once;
     the same UPDATE records the sign-in. Every session of the user ends but `keep_sid`'s
@@ -330,7 +331,8 @@ def use_recovery_key(user, typed, now, keep_sid=None):
             .values(**RESET_VALUES, last_login_at=clock.naive(now))
         ).rowcount
     if not won:
-        return _failure(user, Check(Outcome.INVALID, kind="recovery_key"), now, typed)
+        check = Check(Outcome.INVALID, kind="recovery_key")
+        return _failure(user, check, now, typed, provider=provider)
     audit.record("recovery_key_used", actor=user, target=user)
     db.session.commit()
     # N.B. whoever has the lost phone may also have a signed-in browser: end them all.
@@ -339,7 +341,7 @@ def use_recovery_key(user, typed, now, keep_sid=None):
     return Check(Outcome.OK, kind="recovery_key")
 
 
-def _failure(user, check, now, typed, by=None):
+def _failure(user, check, now, typed, by=None, provider=None):
     """Count a failed code or key (`typed` `by` a signed-in user, or None at sign-in); from
     the third in a row, the first typed at sign-in warns the user that their password is
     probably known, and the tenth locks the user for 15 minutes. The count is the user's,
@@ -394,7 +396,9 @@ def _failure(user, check, now, typed, by=None):
             return _lock(user, until, check.kind, signed_in=by is not None)
     warn = by is None and failures >= WARN_AFTER_FAILURES and _first_warning(user)
     db.session.commit()
-    if warn:
+    if warn and provider:  # their password was not typed: their provider account is known
+        notify.send(user, "provider_probably_known", provider=provider)
+    elif warn:
         notify.send(user, "password_probably_known")
     return replace(check, total=total)
 

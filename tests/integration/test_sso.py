@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, SsoIdentity, User
+from tests.conftest import wrong_codes
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +134,23 @@ def test_success_with_mfa_goes_to_the_code_step(browser, sso_app, provider, whic
     assert browser.get("/dashboard").headers["Location"] == "/login/mfa"
     r = browser.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")
     assert r.headers["Location"] == "/dashboard"
+
+
+def test_wrong_codes_after_the_provider_say_the_provider_account_is_known(
+    browser, sso_app, provider, which, factory, caplog
+):
+    """No password was typed: "your password is probably known" would send the person to
+    change the wrong one."""
+    factory.user(email="doc@example.com", kind="healthcare", mfa=True)
+    set_claims(provider, f"{which}-doc", **claims_for(which, "doc@example.com"))
+    assert sign_in(browser, provider, which, f"{which}-doc").headers["Location"] == "/login/mfa"
+    with caplog.at_level("INFO"):
+        for code in wrong_codes(3):
+            assert browser.post("/login/mfa", {"code": code}).status_code == 422
+    assert "notification provider_probably_known" in caplog.text
+    assert "password_probably_known" not in caplog.text
+    name = {"google": "Google", "microsoft": "Microsoft"}[which]
+    assert f"as you with {name} but then entered several wrong authentication codes" in caplog.text
 
 
 def test_healthcare_user_without_mfa_is_sent_to_enrolment(
