@@ -73,6 +73,7 @@ LABELS = {
     "account_created": "Account created",
     "code_reused": "Code used a second time (refused)",
     "invitation_accepted": "Invitation accepted",
+    "invitation_corrected": "Invitation's name or email corrected",
     "login": "Signed in",
     "login_failed": "Sign-in failed",
     "logout": "Signed out",

@@ -12,9 +12,8 @@ class RoleForm(SudoForm):
     role = SelectField("Role", choices=ROLE_CHOICES, validators=[InputRequired()])
 
 
-class AddMemberForm(SudoForm):
-    """N.B. a sudo form: adding an admin grants what a role change does, and a member too is
-    a new way into the practice's data."""
+class InvitationForm(SudoForm):
+    """Who an invitation is for: Add member, and its correction before they join."""
 
     name = StringField("Name", validators=[InputRequired("Enter their name."), Length(max=120)])
     email = EmailField(
@@ -22,4 +21,10 @@ class AddMemberForm(SudoForm):
         validators=[InputRequired("Enter their email."), Length(max=254)],
         render_kw={"autocomplete": "off"},
     )
+
+
+class AddMemberForm(InvitationForm):
+    """N.B. a sudo form: adding an admin grants what a role change does, and a member too is
+    a new way into the practice's data."""
+
     role = SelectField("Role", choices=ROLE_CHOICES, validators=[InputRequired()])

@@ -2,6 +2,7 @@
 views with `permissions.can` before any of these is called; these own the transaction."""
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from .. import audit, links, notify, sessions
 from ..accounts import AccountError, clean_name, insert_new, normalize_email
@@ -33,6 +34,33 @@ def invite(actor, email, name, role, now):
     audit.record("member_invited", actor=actor, target=user, role=role)
     db.session.commit()
     return user, token
+
+
+def correct_invitation(actor, target, name, email, now):
+    """The name and email of someone invited who has not joined, as they should have been
+    typed. Returns whether anything changed.
+
+    N.B. every unused link of theirs ends: one may have gone to the mistyped address. A
+    new one is made on the same page. Once they have joined, their email is how they sign
+    in, and it is not changed here."""
+    email, name = normalize_email(email), clean_name(name)
+    if (email, name) == (target.email, target.name):
+        return False
+    taken = f"Someone with the email {email} already has an OzyOps sign-in."
+    if email != target.email and db.session.scalar(select(User.id).where(User.email == email)):
+        raise AccountError(taken, "email")
+    old = {"old_email": target.email, "old_name": target.name}
+    try:
+        still = _still(target, ~User.joined, email=email, name=name)
+    except IntegrityError:  # the same email added elsewhere at this very moment
+        db.session.rollback()
+        raise AccountError(taken, "email") from None
+    if not still:
+        raise AccountError(f"{target.name} has joined meanwhile, so nothing was changed.")
+    links.end_unused(target, now)
+    audit.record("invitation_corrected", actor=actor, target=target, **old, email=email, name=name)
+    db.session.commit()
+    return True
 
 
 def reset_mfa(actor, target):

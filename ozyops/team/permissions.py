@@ -8,7 +8,14 @@ nobody is their own target here: one's own MFA is managed under Security.
 MANAGERS = frozenset({"owner", "admin"})
 ACCOUNT_ACTIONS = frozenset({"see_security_details", "view_audit", "invite", "set_require_mfa"})
 MEMBER_ACTIONS = frozenset(
-    {"reset_mfa", "change_role", "deactivate", "reactivate", "send_password_reset"}
+    {
+        "reset_mfa",
+        "change_role",
+        "deactivate",
+        "reactivate",
+        "send_password_reset",
+        "correct_invitation",
+    }
 )
 
 

@@ -13,7 +13,7 @@ from ..forms import EmptyForm, SudoForm
 from ..models import WITH_ACCOUNT, User
 from ..security import sudo
 from . import members
-from .forms import AddMemberForm, RoleForm
+from .forms import AddMemberForm, InvitationForm, RoleForm
 from .permissions import can, may_grant
 
 bp = Blueprint("team", __name__, url_prefix="/settings/team")
@@ -222,8 +222,14 @@ def _member_page(target, status=200, **context):
         shown = request.form.get("replaces", type=int)
         context["newest_link"] = links.newest(target, "reset") if shown is None else shown
     context.setdefault("role_form", RoleForm(formdata=None, role=target.role))
+    context.setdefault(
+        "invitation_form", InvitationForm(formdata=None, name=target.name, email=target.email)
+    )
     context.setdefault("form", SudoForm(formdata=None))
     return render_template("team/member.html", m=target, **context), status
+
+
+_SHOWN_AS = {RoleForm: "role_form", InvitationForm: "invitation_form"}
 
 
 def _member_action(user_id, action, section, form_class=SudoForm):
@@ -240,7 +246,8 @@ def _member_action(user_id, action, section, form_class=SudoForm):
         return target, None, redirect(url_for("team.show_member", user_id=target.id), code=303)
     _require(action, target)
     form = form_class()
-    extra = {"role_form": form} if form_class is RoleForm else {}
+    # The page shows this form as it was sent, what was typed kept.
+    extra = {_SHOWN_AS.get(form_class, "form"): form}
     if not form.validate_on_submit():
         return target, form, _member_page(target, 422, error_for=section, **extra)
     if error := sudo.refusal(current_user, form.credential.data, clock.now()):
@@ -305,6 +312,34 @@ def create_password_link(user_id):
         newest = links.newest(target, "reset")  # asked again from here, a new link is meant
         return _member_page(target, 409, error=str(e), error_for="link", newest_link=newest)
     return _member_page(target, password_link=_deliver_link(target, "reset", token))
+
+
+@bp.route("/<id:user_id>/invitation", methods=["GET", "POST"])
+@credential_limit
+@login_required
+def correct_invitation(user_id):
+    """The name or email of someone invited who has not joined yet, typed wrong."""
+    target, form, refusal = _member_action(
+        user_id, "correct_invitation", "invitation", InvitationForm
+    )
+    if refusal:
+        return refusal
+    try:
+        changed = members.correct_invitation(
+            current_user, target, form.name.data, form.email.data, clock.now()
+        )
+    except AccountError as e:
+        # At its field; else (they joined meanwhile, the form is gone) at the top.
+        where = f"invitation-{e.field}" if e.field else None
+        status = 422 if e.field else 409
+        return _member_page(target, status, error=str(e), error_for=where, invitation_form=form)
+    if changed:
+        flash(
+            f"The invitation is now for {target.name} ({target.email}). Links made before no "
+            "longer work: create a password link below and send it to them.",
+            "info",
+        )
+    return redirect(url_for("team.show_member", user_id=target.id), code=303)
 
 
 @bp.route("/<id:user_id>/transfer", methods=["GET", "POST"])

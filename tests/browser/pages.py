@@ -460,6 +460,15 @@ class MemberPage(SettingsScreen):
             self.page.get_by_role("link", name="Reset MFA").click()
         return ResetConfirmation(self.page).arrive()
 
+    def correct_invitation(self, name, email):
+        """Type the name and email in the Invitation card and save them."""
+        card = self.page.locator("section").filter(
+            has=self.page.get_by_role("heading", name="Invitation")
+        )
+        card.get_by_label("Name", exact=True).fill(name)
+        card.get_by_label("Email", exact=True).fill(email)
+        return self._act("Save name and email")
+
     def create_password_link(self):
         """Click Create password link; returns the one-time link shown on the page."""
         with self.page.expect_navigation():

@@ -613,6 +613,22 @@ def test_an_ordinary_word_in_a_name_is_never_cut_in_two(page, clinic, factory, c
         assert cell.evaluate(WORD_ON_ONE_LINE, "Receptionist"), size
 
 
+def test_an_invitation_to_a_mistyped_address_is_corrected(any_page, clinic, clock, shots):
+    page = any_page
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    team.add_member().add("Robin Nurse", "robin@exmaple.com")
+    page.get_by_role("link", name="Back to Team").click()
+    member = team.arrive().manage("Robin Nurse")
+    member = member.correct_invitation("Robin Nurse", "robin@example.com")
+    expect(
+        member.status("The invitation is now for Robin Nurse (robin@example.com)")
+    ).to_be_visible()
+    expect(member.fact("Email")).to_have_text("robin@example.com")
+    for size in (DESKTOP, PHONE):
+        look(page, shots, "invitation-corrected", size)
+    assert "/set-password/" in member.create_password_link()
+
+
 def test_filter_fields_do_not_overlap_and_are_big_enough_to_tap(page, factory):
     owner = factory.user(kind="trades", email="pat@builders.example", name="Pat Builder")
     settings = LoginPage(page).open().log_in_to_dashboard(owner.email).go_to_settings()

@@ -780,3 +780,86 @@ def test_no_password_link_is_made_for_someone_deactivated(browser, clinic, app):
     r = browser.post(f"{page}/password-link", page=page)
     assert r.status_code == 409 and "Sam Park is deactivated: reactivate them first." in r.text
     assert 'id="password-link"' not in r.text
+
+
+def test_an_invitation_typed_wrong_is_corrected_before_they_join(
+    browser, make_browser, clinic, app
+):
+    """A mistyped email used to mean deactivating them and inviting again, the address
+    taken for good. The link made for the wrong address stops working."""
+    browser.login_with_code(clinic["owner"].email)
+    r = browser.post(
+        f"{TEAM}/add",
+        {"name": "Nia Nw", "email": "nia@exmaple.com", "role": "member"},
+        page=f"{TEAM}/add",
+    )
+    sent_to_the_typo = re.search(r'id="invitation-link"[^>]*>([^<]+)<', r.text).group(1)
+    nia = user_by_email(app, "nia@exmaple.com")
+    page = f"{TEAM}/{nia.id}"
+    assert "Save name and email" in browser.get(page).text
+    fix = {"name": "Nia New", "email": "Nia@Example.com"}
+    r = browser.post(f"{page}/invitation", fix, page=page)
+    assert r.status_code == 303 and r.headers["Location"] == page
+    shown = browser.get(page).text
+    assert "The invitation is now for Nia New (nia@example.com)" in shown
+    assert make_browser().get(sent_to_the_typo.replace("http://localhost", "")).status_code == 410
+    [entry] = events(app, "invitation_corrected")
+    assert (
+        '"old_email": "nia@exmaple.com"' in entry.details and entry.actor_id == clinic["owner"].id
+    )
+    # A new link for the right address works, and once they have joined the card is gone.
+    link = browser.post(f"{page}/password-link", {}, page=page)
+    path = re.search(r'id="password-link"[^>]*>([^<]+)<', link.text).group(1)
+    path = path.replace("http://localhost", "")
+    newcomer = make_browser()
+    r = newcomer.post(
+        path, {"password": "a new long password", "confirm": "a new long password"}, page=path
+    )
+    assert r.status_code == 303
+    assert "Save name and email" not in browser.get(page).text
+    r = browser.post(f"{page}/invitation", {"name": "X", "email": "x@example.com"}, page=page)
+    assert r.status_code == 409 and "has joined meanwhile" in r.text
+    assert user(app, nia).email == "nia@example.com"
+
+
+def test_an_invitation_cannot_be_corrected_to_an_email_in_use(browser, clinic, app, factory):
+    browser.login_with_code(clinic["owner"].email)
+    browser.post(
+        f"{TEAM}/add",
+        {"name": "Nia New", "email": "nia@exmaple.com", "role": "member"},
+        page=f"{TEAM}/add",
+    )
+    page = f"{TEAM}/{user_by_email(app, 'nia@exmaple.com').id}"
+    other = factory.account(kind="law", name="Elsewhere LLP")
+    factory.user(account_id=other, email="taken@example.com")
+    r = browser.post(f"{page}/invitation", {"name": "Nia", "email": "taken@example.com"}, page=page)
+    assert r.status_code == 422
+    assert "Someone with the email taken@example.com already has an OzyOps sign-in." in r.text
+    field = re.search(r'<input[^>]*\bid="invitation-email"[^>]*>', r.text)[0]
+    assert 'aria-invalid="true"' in field and 'value="taken@example.com"' in field
+    r = browser.post(f"{page}/invitation", {"name": "", "email": "nia@example.com"}, page=page)
+    assert r.status_code == 422 and "Enter their name." in r.text
+    assert user_by_email(app, "nia@exmaple.com").name == "Nia New"
+
+
+def test_a_member_cannot_correct_an_invitation(make_browser, clinic, app):
+    owner = make_browser()
+    owner.login_with_code(clinic["owner"].email)
+    owner.post(
+        f"{TEAM}/add",
+        {"name": "Nia New", "email": "nia@exmaple.com", "role": "member"},
+        page=f"{TEAM}/add",
+    )
+    page = f"{TEAM}/{user_by_email(app, 'nia@exmaple.com').id}"
+    member = make_browser()
+    member.login_with_code(clinic["member"].email)
+    r = member.post(f"{page}/invitation", {"name": "Mallory", "email": "m@evil.example"}, page=TEAM)
+    assert r.status_code == 403
+    assert user_by_email(app, "nia@exmaple.com").name == "Nia New"
+
+
+def user_by_email(app, email):
+    with app.app_context():
+        u = db.session.scalar(select(User).where(User.email == email))
+        db.session.expunge(u)
+        return u
