@@ -21,12 +21,12 @@ The person still passes the same code step and enrolment guard as after a passwo
 
 from authlib.integrations.flask_client import OAuth
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .. import admission, audit, clock, links, notify
 from ..accounts import find_user_by_email
 from ..extensions import db
-from ..models import SsoIdentity
+from ..models import SsoIdentity, User
 from .signin import DEACTIVATED
 
 PROVIDERS = {"google": "Google", "microsoft": "Microsoft"}
@@ -153,6 +153,20 @@ def resolve(provider, claims, tenant=None):
             created_at=clock.utcnow(),
         )
         db.session.add(link)
+        # N.B. linked only while the row still has this email, decided on the row: an owner
+        # correcting a mistyped invitation at this moment either changed it first (then no
+        # one is signed in here) or waits for this link and is refused (members.py).
+        if not db.session.execute(
+            update(User)
+            .where(User.id == user.id, User.email == user.email)
+            .values(email=user.email)
+        ).rowcount:
+            db.session.rollback()
+            raise SsoError(
+                f"No one in OzyOps uses the {name} address {email}. Ask your practice's owner "
+                "to add you, or log in with your email and password.",
+                "unknown_email",
+            )
         audit.record("sso_linked", actor=user, target=user, provider=provider)
     if not user.active:
         db.session.rollback()

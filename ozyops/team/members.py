@@ -1,13 +1,13 @@
 """What owners and admins do to the people of their account. Permission is checked by the
 views with `permissions.can` before any of these is called; these own the transaction."""
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit, links, notify, sessions
 from ..accounts import AccountError, clean_name, insert_new, normalize_email
 from ..extensions import db
-from ..models import User
+from ..models import SsoIdentity, User
 from ..security import mfa
 from .permissions import can
 
@@ -40,24 +40,34 @@ def correct_invitation(actor, target, name, email, now):
     """The name and email of someone invited who has not joined, as they should have been
     typed. Returns whether anything changed.
 
-    N.B. every unused link of theirs ends: one may have gone to the mistyped address. A
-    new one is made on the same page. Once they have joined, their email is how they sign
-    in, and it is not changed here."""
+    N.B. a new email ends every unused link of theirs: one may have gone to the mistyped
+    address (a new one is made on the same page). Once they have joined, with a password
+    or with Google or Microsoft, their email is how they sign in: not changed here."""
     email, name = normalize_email(email), clean_name(name)
     if (email, name) == (target.email, target.name):
         return False
-    taken = f"Someone with the email {email} already has an OzyOps sign-in."
-    if email != target.email and db.session.scalar(select(User.id).where(User.email == email)):
-        raise AccountError(taken, "email")
+    if email != target.email:
+        existing = db.session.scalar(select(User).where(User.email == email))
+        if existing is not None and existing.account_id == actor.account_id:
+            raise AccountError(f"{existing.name} ({email}) is already on your team.", "email")
+        if existing is not None:
+            raise AccountError(
+                f"Someone with the email {email} already has an OzyOps sign-in.", "email"
+            )
+        # N.B. before the row: the order a link used at this moment locks them in
+        # (links.set_password), so the two wait for each other rather than deadlock.
+        links.end_unused(target, now)
     old = {"old_email": target.email, "old_name": target.name}
+    not_joined = ~User.joined & ~exists().where(SsoIdentity.user_id == User.id)
     try:
-        still = _still(target, ~User.joined, email=email, name=name)
+        still = _still(target, not_joined, email=email, name=name)
     except IntegrityError:  # the same email added elsewhere at this very moment
         db.session.rollback()
-        raise AccountError(taken, "email") from None
+        raise AccountError(
+            f"Someone with the email {email} already has an OzyOps sign-in.", "email"
+        ) from None
     if not still:
         raise AccountError(f"{target.name} has joined meanwhile, so nothing was changed.")
-    links.end_unused(target, now)
     audit.record("invitation_corrected", actor=actor, target=target, **old, email=email, name=name)
     db.session.commit()
     return True
@@ -98,10 +108,10 @@ def set_active(actor, target, active, now):
     member."""
     if target.active == active:
         return
+    if not active:  # N.B. before the row, as in correct_invitation
+        links.end_unused(target, now)
     if not _still(target, User.role != "owner", active=active):
         raise AccountError(f"{target.name} is now the owner, so they were not deactivated.")
-    if not active:
-        links.end_unused(target, now)
     event = "member_reactivated" if active else "member_deactivated"
     audit.record(event, actor=actor, target=target)
     db.session.commit()

@@ -324,6 +324,7 @@ def correct_invitation(user_id):
     )
     if refusal:
         return refusal
+    old_email = target.email
     try:
         changed = members.correct_invitation(
             current_user, target, form.name.data, form.email.data, clock.now()
@@ -333,12 +334,17 @@ def correct_invitation(user_id):
         where = f"invitation-{e.field}" if e.field else None
         status = 422 if e.field else 409
         return _member_page(target, status, error=str(e), error_for=where, invitation_form=form)
-    if changed:
+    if not changed:
+        flash("Nothing was changed: that is what the invitation already says.", "info")
+    elif target.email != old_email:
         flash(
-            f"The invitation is now for {target.name} ({target.email}). Links made before no "
-            "longer work: create a password link below and send it to them.",
+            f"The invitation is now for {target.name} ({target.email}). Links made for the "
+            "old address no longer work: click Create password link below and send them the "
+            "new link.",
             "info",
         )
+    else:
+        flash(f"The invitation is now for {target.name}.", "info")
     return redirect(url_for("team.show_member", user_id=target.id), code=303)
 
 

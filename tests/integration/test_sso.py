@@ -11,6 +11,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from ozyops.accounts import AccountError
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, SsoIdentity, User
 from tests.conftest import wrong_codes
@@ -396,3 +397,69 @@ def test_joining_with_a_provider_ends_the_invitation(
         assert holder.post(link, form, page=link).status_code == 410
         assert "no longer works" in holder.get(link).text
     assert nia.get("/dashboard").status_code == 200
+
+
+@pytest.fixture
+def invited_with_a_typo(sso_app, factory, make_browser, provider, which):
+    """Nia invited at a mistyped address, which a stranger's provider account has."""
+    account = factory.account(kind="law", name="Typo LLP")
+    owner = factory.user(account_id=account, email="boss@typo.example")
+    nia = factory.user(account_id=account, role="member", email="nia@exmaple.com")
+    with sso_app.app_context():  # invited: no password yet
+        db.session.get(User, nia.id).password_hash = None
+        db.session.commit()
+    set_claims(provider, f"{which}-stranger", **claims_for(which, "nia@exmaple.com"))
+    return owner, nia
+
+
+def correct(app, owner, nia, clock):
+    from ozyops.team import members
+
+    with app.app_context():
+        actor, target = db.session.get(User, owner.id), db.session.get(User, nia.id)
+        return members.correct_invitation(actor, target, "Nia", "nia@example.com", clock.now)
+
+
+def test_a_correction_just_after_a_provider_linked_the_address_is_refused(
+    browser, sso_app, provider, which, invited_with_a_typo, clock, monkeypatch
+):
+    """The stranger with the mistyped address linked it first (the sign-in not finished
+    yet): that sign-in is theirs, and the email must not move to Nia's under them."""
+    from ozyops.auth import signin
+
+    owner, nia = invited_with_a_typo
+    finish = signin.after_first_factor
+    refused = []
+
+    def corrected_meanwhile(user, next_url, method="password"):
+        with pytest.raises(AccountError, match="has joined meanwhile"):
+            correct(sso_app, owner, nia, clock)
+        refused.append(True)
+        return finish(user, next_url, method)
+
+    monkeypatch.setattr(signin, "after_first_factor", corrected_meanwhile)
+    assert sign_in(browser, provider, which, f"{which}-stranger").status_code == 303
+    assert refused == [True]
+
+
+def test_a_correction_while_a_provider_sign_in_is_under_way_signs_no_one_in(
+    browser, sso_app, provider, which, invited_with_a_typo, clock, monkeypatch
+):
+    """The correction lands between the provider's sign-in finding Nia by the mistyped
+    address and linking to her: the link is not made, and no one is signed in as her."""
+    from ozyops.auth import sso
+
+    owner, nia = invited_with_a_typo
+    find = sso.find_user_by_email
+
+    def corrected_meanwhile(email):
+        found = find(email)
+        assert correct(sso_app, owner, nia, clock)
+        return found
+
+    monkeypatch.setattr(sso, "find_user_by_email", corrected_meanwhile)
+    r = sign_in(browser, provider, which, f"{which}-stranger")
+    assert r.status_code == 401 and "No one in OzyOps uses" in r.text
+    with sso_app.app_context():
+        assert db.session.scalars(select(SsoIdentity)).all() == []
+    assert browser.get("/dashboard").status_code == 302

@@ -842,6 +842,25 @@ def test_an_invitation_cannot_be_corrected_to_an_email_in_use(browser, clinic, a
     assert user_by_email(app, "nia@exmaple.com").name == "Nia New"
 
 
+def test_a_name_alone_corrected_keeps_the_link_already_sent(browser, make_browser, clinic, app):
+    browser.login_with_code(clinic["owner"].email)
+    link = browser.invite("Nia Nw", "nia@example.com")
+    page = f"{TEAM}/{user_by_email(app, 'nia@example.com').id}"
+    same = {"name": "Nia Nw", "email": "nia@example.com"}
+    assert browser.post(f"{page}/invitation", same, page=page).status_code == 303
+    assert "Nothing was changed" in browser.get(page).text
+    fixed = {"name": "Nia New", "email": "nia@example.com"}
+    assert browser.post(f"{page}/invitation", fixed, page=page).status_code == 303
+    assert "The invitation is now for Nia New." in browser.get(page).text
+    assert make_browser().get(link).status_code == 200  # still works
+    r = browser.post(
+        f"{page}/invitation", {"name": "Nia New", "email": "SAM@example.com"}, page=page
+    )
+    assert r.status_code == 422 and "Sam Park (sam@example.com) is already on your team." in r.text
+    browser.post(f"{page}/active", {"active": "0"}, page=page)
+    assert "Save name and email" not in browser.get(page).text  # deactivated: reactivate first
+
+
 def test_a_member_cannot_correct_an_invitation(make_browser, clinic, app):
     owner = make_browser()
     owner.login_with_code(clinic["owner"].email)
