@@ -95,7 +95,7 @@ def set_password(token, password, now):
     """Use the link: set the password (ending every session of that person). Returns the user."""
     link = find(token, now)
     user = link.user
-    if problem := passwords.problem_with(password, (user.email, user.name, user.account.name)):
+    if problem := passwords.problem_for(user, password):
         raise LinkError(problem, "password")
     # Hashed before the link is marked used: the hash may wait for the hashing thread, and
     # must not hold a write (on SQLite, the database's one write lock) meanwhile.

@@ -130,6 +130,12 @@ def problem_with(password, about=()):
     return None
 
 
+def problem_for(user, password):
+    """`problem_with` for `user`'s own new password: nothing made of their email, their
+    name or their practice's name."""
+    return problem_with(password, (user.email, user.name, user.account.name))
+
+
 GUESSABLE = 10**8  # zxcvbn's scores 0-2; from 3, "safely unguessable" (Dropbox, its author)
 
 

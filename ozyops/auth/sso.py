@@ -107,6 +107,14 @@ def verified_email(provider, claims, tenant):
     return email if "@" in email else None
 
 
+def _no_one_uses(name, email):
+    return SsoError(
+        f"No one in OzyOps uses the {name} address {email}. Ask your practice's owner to add "
+        "you, or log in with your email and password.",
+        "unknown_email",
+    )
+
+
 def resolve(provider, claims, tenant=None):
     """The user these ID-token claims sign in, linking the identity on first use."""
     name = PROVIDERS[provider]
@@ -129,11 +137,7 @@ def resolve(provider, claims, tenant=None):
             )
         user = find_user_by_email(email)
         if user is None:
-            raise SsoError(
-                f"No one in OzyOps uses the {name} address {email}. Ask your practice's owner "
-                "to add you, or log in with your email and password.",
-                "unknown_email",
-            )
+            raise _no_one_uses(name, email)
         taken = db.session.scalar(
             select(SsoIdentity).where(
                 SsoIdentity.user_id == user.id, SsoIdentity.provider == provider
@@ -162,11 +166,7 @@ def resolve(provider, claims, tenant=None):
             .values(email=user.email)
         ).rowcount:
             db.session.rollback()
-            raise SsoError(
-                f"No one in OzyOps uses the {name} address {email}. Ask your practice's owner "
-                "to add you, or log in with your email and password.",
-                "unknown_email",
-            )
+            raise _no_one_uses(name, email)
         audit.record("sso_linked", actor=user, target=user, provider=provider)
     if not user.active:
         db.session.rollback()

@@ -124,6 +124,11 @@ def _pending_or_restart():
     return user, None
 
 
+def _provider():
+    """The name of the provider this pending login began with, or None after a password."""
+    return sso.PROVIDERS.get(signin.first_step())
+
+
 def _restart_after(check):
     """Whether a failed check ends this pending login. Only a counted one can: a lock is
     shown where it happened, so the person learns why, rather than being sent back to the
@@ -142,8 +147,7 @@ def login_mfa():
     error = None
     now = clock.now()
     if form.validate_on_submit():
-        provider = sso.PROVIDERS.get(signin.first_step())
-        check, next_url = signin.finish_with_code(user, form.code.data, now, provider)
+        check, next_url = signin.finish_with_code(user, form.code.data, now, _provider())
         if check.ok:
             return redirect(next_url, code=303)
         error = check.message
@@ -173,9 +177,8 @@ def login_recovery():
     error = None
     now = clock.now()
     if form.validate_on_submit():
-        provider = sso.PROVIDERS.get(signin.first_step())
         check = mfa.use_recovery_key(
-            user, form.recovery_key.data, now, keep_sid=session.sid, provider=provider
+            user, form.recovery_key.data, now, keep_sid=session.sid, provider=_provider()
         )
         if check.ok:
             signin.finish_pending(user, via="recovery_key")
@@ -270,13 +273,14 @@ def set_password(token):
         else:
             flash("Your password is set. Log in with it now.", "info")
             return redirect(url_for("auth.login"), code=303)
-    elif form.password.data and not form.password.errors:
-        # The second field said something (they differ, say): the password's own problem
-        # is said too, as both fields come back empty and would be typed again for it.
-        user = link.user
-        about = (user.email, user.name, user.account.name)
-        if problem := passwords.problem_with(form.password.data, about):
-            error, error_for = problem, "password"
+    # The second field said something (they differ, say): the password's own problem is
+    # said too, as both fields come back empty and would be typed again for it.
+    elif (
+        form.password.data
+        and not form.password.errors
+        and (problem := passwords.problem_for(link.user, form.password.data))
+    ):
+        error, error_for = problem, "password"
     status = 422 if request.method == "POST" else 200
     return render_template(
         "auth/set_password.html",

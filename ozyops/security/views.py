@@ -91,7 +91,7 @@ def change_password():
     me = current_user
     problem = None
     if form.password.data and not form.password.errors:
-        problem = passwords.problem_with(form.password.data, (me.email, me.name, me.account.name))
+        problem = passwords.problem_for(me, form.password.data)
         same = passwords.normal(form.password.data) == passwords.normal(form.current.data or "")
         if same and not refused and not problem:
             problem = "That is your current password. Choose a new one."

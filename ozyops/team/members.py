@@ -18,22 +18,33 @@ def invite(actor, email, name, role, now):
     name = clean_name(name)
     if role not in ("admin", "member"):
         raise AccountError("Choose admin or member.")
-    taken = f"Someone with the email {email} already has an OzyOps sign-in."
-    existing = db.session.scalar(select(User).where(User.email == email))
-    if existing is not None and existing.account_id == actor.account_id:
+    if existing := _email_in_use(email):
+        message = _in_use(actor, existing)
         # Often the same form sent twice (a reload of the page showing the link).
-        message = f"{existing.name} ({email}) is already on your team."
-        if can(actor, "send_password_reset", existing):
+        if existing.account_id == actor.account_id and can(actor, "send_password_reset", existing):
             message += " For a new link, click Manage on their row, then Create password link."
         raise AccountError(message, "email")
-    if existing is not None:
-        raise AccountError(taken, "email")
     user = User(account_id=actor.account_id, email=email, name=name, role=role)
-    insert_new(user, taken, "email")
+    insert_new(user, _TAKEN.format(email=email), "email")
     token = links.issue(user, "invite", actor, now)
     audit.record("member_invited", actor=actor, target=user, role=role)
     db.session.commit()
     return user, token
+
+
+_TAKEN = "Someone with the email {email} already has an OzyOps sign-in."
+
+
+def _email_in_use(email):
+    """The user who has `email` already, or None."""
+    return db.session.scalar(select(User).where(User.email == email))
+
+
+def _in_use(actor, existing):
+    """Why `existing`'s email cannot be given again: said by name only to their practice."""
+    if existing.account_id == actor.account_id:
+        return f"{existing.name} ({existing.email}) is already on your team."
+    return _TAKEN.format(email=existing.email)
 
 
 def correct_invitation(actor, target, name, email, now):
@@ -47,13 +58,8 @@ def correct_invitation(actor, target, name, email, now):
     if (email, name) == (target.email, target.name):
         return False
     if email != target.email:
-        existing = db.session.scalar(select(User).where(User.email == email))
-        if existing is not None and existing.account_id == actor.account_id:
-            raise AccountError(f"{existing.name} ({email}) is already on your team.", "email")
-        if existing is not None:
-            raise AccountError(
-                f"Someone with the email {email} already has an OzyOps sign-in.", "email"
-            )
+        if existing := _email_in_use(email):
+            raise AccountError(_in_use(actor, existing), "email")
         # N.B. before the row: the order a link used at this moment locks them in
         # (links.set_password), so the two wait for each other rather than deadlock.
         links.end_unused(target, now)
@@ -63,9 +69,7 @@ def correct_invitation(actor, target, name, email, now):
         still = _still(target, not_joined, email=email, name=name)
     except IntegrityError:  # the same email added elsewhere at this very moment
         db.session.rollback()
-        raise AccountError(
-            f"Someone with the email {email} already has an OzyOps sign-in.", "email"
-        ) from None
+        raise AccountError(_TAKEN.format(email=email), "email") from None
     if not still:
         raise AccountError(f"{target.name} has joined meanwhile, so nothing was changed.")
     audit.record("invitation_corrected", actor=actor, target=target, **old, email=email, name=name)
