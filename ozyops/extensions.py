@@ -39,24 +39,34 @@ class Base(DeclarativeBase):
 
 
 class InProcessLimits(MemoryStorage):
-    """limits' in-process storage (the embedded default), its expiry timer restarted under
-    a lock.
+    """limits' in-process storage (the embedded default), its expired counts swept by a
+    limited post at most once a second instead of by a timer thread.
 
-    N.B. limits 5.8 restarts that timer with no lock, so two limited posts on two threads
-    of one worker could start the same timer: a RuntimeError, a 500 on a sign-in (seen
-    under load, bench/README.md). Fixed upstream in alisaifee/limits#352, not yet in a
-    release: drop this class when one has it.
+    N.B. limits 5.8 starts a thread to sweep 10 ms after a hit whenever its last one has
+    ended: a thread started for nearly every sign-in step, about 2% of a busy worker's time
+    (bench/README.md). And it starts it with no lock, so two posts on two threads of one
+    worker could start the same thread: a RuntimeError, a 500 on a sign-in (seen under
+    load; alisaifee/limits#352). A count is checked against its expiry whenever it is
+    read, so the sweep only frees memory, and a second's delay costs nothing.
     """
 
     STORAGE_SCHEME = ["ozyops-memory"]
+    SWEEP_EVERY = 1.0  # seconds
 
     def __init__(self, *args, **kwargs):
-        self._timer_lock = threading.Lock()
+        self._swept_at = time.monotonic()
+        self._sweeping = threading.Lock()
         super().__init__(*args, **kwargs)
 
     def _MemoryStorage__schedule_expiry(self):
-        with self._timer_lock:
-            super()._MemoryStorage__schedule_expiry()
+        if time.monotonic() - self._swept_at < self.SWEEP_EVERY:
+            return
+        if self._sweeping.acquire(blocking=False):  # another thread is sweeping: enough
+            try:
+                self._swept_at = time.monotonic()
+                self._MemoryStorage__expire_events()
+            finally:
+                self._sweeping.release()
 
 
 db = SQLAlchemy(model_class=Base)

@@ -1,4 +1,5 @@
-"""The embedded default's rate-limit storage under concurrent posts on one worker's threads."""
+"""The embedded default's rate-limit storage: concurrent posts on one worker's threads, and
+expired counts swept without a thread."""
 
 import threading
 import time
@@ -13,7 +14,10 @@ class StoppedTimer:
     """Stands in for the storage's expiry timer: always found stopped, so every hit
     restarts it; starting one twice fails as a real thread does."""
 
+    made = 0
+
     def __init__(self, *_args):
+        StoppedTimer.made += 1
         self.started = False
 
     def is_alive(self):
@@ -82,3 +86,27 @@ def test_the_app_uses_it_when_there_is_no_redis(app):
     assert isinstance(storage_from_string("ozyops-memory://"), InProcessLimits)
     with app.app_context():
         assert isinstance(limiter.storage, InProcessLimits)
+
+
+def test_hits_start_no_thread():
+    storage = InProcessLimits()
+    made = StoppedTimer.made  # limits' own constructor starts one, once
+    for _ in range(50):
+        storage.incr("127.0.0.1/credentials", 60)
+    storage._swept_at -= 2 * InProcessLimits.SWEEP_EVERY
+    storage.incr("127.0.0.1/credentials", 60)
+    assert StoppedTimer.made == made
+    assert storage.get("127.0.0.1/credentials") == 51
+
+
+def test_expired_counts_are_swept_by_a_hit_at_most_once_a_second():
+    storage = InProcessLimits()
+    storage.incr("gone", 60)
+    storage.expirations["gone"] = time.time() - 1  # its window ended a second ago
+    storage.incr("other", 60)
+    assert "gone" in storage.storage  # swept less than a second ago: left for now
+    storage._swept_at -= InProcessLimits.SWEEP_EVERY
+    storage.incr("other", 60)
+    assert "gone" not in storage.storage
+    assert "gone" not in storage.expirations
+    assert storage.get("other") == 2
