@@ -14,7 +14,8 @@ from sqlalchemy import func, select, update
 
 from . import audit, clock, notify, passwords, sessions
 from .extensions import db
-from .models import UserToken
+from .models import User, UserToken
+from .team.permissions import can
 
 LIFETIME = {"invite": timedelta(hours=72), "reset": timedelta(hours=24)}
 
@@ -88,7 +89,29 @@ def find(token, now):
         raise LinkError(
             "This link has expired. Ask your practice's owner or an admin for a new one."
         )
+    if not _maker_still_may(link):
+        raise LinkError(
+            "This link no longer works: whoever made it may no longer set this account's "
+            "password. "
+            + (
+                "Ask whoever runs OzyOps for your practice for a new link."
+                if link.user.role == "owner"
+                else "Ask your practice's owner or an admin for a new link."
+            )
+        )
     return link
+
+
+def _maker_still_may(link):
+    """A link made on the team page works only while its maker could still make it.
+
+    N.B. roles change after a link is made: an admin who kept a link to a member who then
+    became the owner could otherwise set the owner's password, and a link made by an admin
+    since deactivated or made a member would outlive their say. Links made by the operator
+    (the CLI, no maker) are the operator's."""
+    if link.created_by_id is None:
+        return True
+    return can(db.session.get(User, link.created_by_id), "send_password_reset", link.user)
 
 
 def set_password(token, password, now):

@@ -1,6 +1,7 @@
 """Settings > Team: Reset MFA, sudo mode, invitations, password links, roles, ownership,
 deactivation, sessions (SPEC §4, §6)."""
 
+import html
 import json
 import re
 
@@ -655,6 +656,53 @@ def test_deactivation_ends_unused_links_for_good(browser, make_browser, clinic, 
     for path in (invitation, reset):
         assert make_browser().get(path).status_code == 410
     assert make_browser().get(_password_link(browser, nia)).status_code == 200
+
+
+def test_a_link_made_by_an_admin_stops_working_when_its_person_becomes_the_owner(
+    browser, make_browser, clinic, app, clock
+):
+    """An admin who kept a link to a member must not set the owner's password once that
+    member is made the owner (found by a security review)."""
+    browser.login_with_code(clinic["admin"].email)
+    path = _password_link(browser, clinic["member"])
+    owner = make_browser()
+    clock.advance(seconds=30)
+    owner.login_with_code(clinic["owner"].email)
+    page = f"{TEAM}/{clinic['member'].id}"
+    assert owner.post(f"{page}/transfer", {"confirm": "yes"}, page=page).status_code == 303
+    thief = make_browser()
+    r = thief.get(path)
+    assert r.status_code == 410
+    text = html.unescape(r.text)
+    assert "whoever made it may no longer set this account's password" in text
+    assert "Ask whoever runs OzyOps for your practice for a new link." in text
+    new = {"password": "violet tractor harbour kettle", "confirm": "violet tractor harbour kettle"}
+    assert thief.post(path, new).status_code == 410
+    assert thief.login("sam@example.com", new["password"]).status_code == 422
+    assert not events(app, "password_reset")
+
+
+@pytest.mark.parametrize("change", ["made a member", "deactivated"])
+def test_links_made_by_an_admin_end_with_their_say(browser, make_browser, clinic, app, change):
+    """A link works only while whoever made it could still make it; the owner's stay."""
+    browser.login_with_code(clinic["admin"].email)
+    invitation = browser.invite("Nia New", "nia@example.com")
+    owner = make_browser()
+    owner.login_with_code(clinic["owner"].email)
+    kept = _password_link(owner, clinic["member"])
+    page = f"{TEAM}/{clinic['admin'].id}"
+    if change == "made a member":
+        r = owner.post(f"{page}/role", {"role": "member"}, page=page)
+    else:
+        r = owner.post(f"{page}/active", {"active": "0"}, page=page)
+    assert r.status_code == 303
+    r = make_browser().get(invitation)
+    assert r.status_code == 410
+    assert "Ask your practice's owner or an admin for a new link." in html.unescape(r.text)
+    assert make_browser().get(kept).status_code == 200
+    with app.app_context():
+        nia = db.session.scalar(select(User).where(User.email == "nia@example.com"))
+    assert make_browser().get(_password_link(owner, nia)).status_code == 200
 
 
 @pytest.mark.parametrize("value", [None, "", "yes", "2"])
