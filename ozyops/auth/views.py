@@ -250,7 +250,8 @@ def logout():
     the token before this runs, as for every POST.)"""
     signin.logout(current_user if current_user.is_authenticated else None)
     flash("You have logged out.", "info")
-    return htmx.redirect_to(url_for("auth.login"))
+    # A password link opened while someone else was signed in logs out to open it again.
+    return htmx.redirect_to(signin.safe_next(request.form.get("next")) or url_for("auth.login"))
 
 
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
@@ -263,6 +264,13 @@ def set_password(token):
         link = links.find(token, now)
     except links.LinkError as e:
         return render_template("auth/set_password.html", form=None, error=str(e)), 410
+    if current_user.is_authenticated and current_user.id != link.user_id:
+        # N.B. an owner checking the link they just made, or a new hire at a front-desk
+        # computer someone is signed in at: the link would set a colleague's password and
+        # leave them in someone else's session, told "your password is set".
+        return render_template(
+            "auth/set_password.html", form=None, user=link.user, purpose=link.purpose
+        ), 409
     form = SetPasswordForm()
     error = error_for = None
     if form.validate_on_submit():

@@ -705,6 +705,36 @@ def test_links_made_by_an_admin_end_with_their_say(browser, make_browser, clinic
     assert make_browser().get(_password_link(owner, nia)).status_code == 200
 
 
+def test_a_link_opened_where_someone_else_is_signed_in_sets_nothing(
+    browser, make_browser, clinic, app
+):
+    """An owner checking the link just made, or a new hire at a computer someone is signed
+    in at, must not set a colleague's password inside someone else's session (found by a
+    usability walk)."""
+    browser.login_with_code(clinic["owner"].email)
+    path = _password_link(browser, clinic["member"])
+    r = browser.get(path)
+    text = html.unescape(r.text)
+    assert r.status_code == 409
+    assert "This link is for Sam Park" in text and "signed in as <strong>Dana Owner" in text
+    assert 'name="password"' not in text
+    new = {"password": "violet tractor harbour kettle", "confirm": "violet tractor harbour kettle"}
+    assert browser.post(path, new, page=path).status_code == 409
+    assert not events(app, "password_reset")
+    r = browser.post("/logout", {"next": path}, page=path)
+    assert r.status_code == 303 and r.headers["Location"] == path
+    r = browser.get(path)
+    assert r.status_code == 200 and "You have logged out." in r.text
+    assert browser.post(path, new, page=path).headers["Location"] == "/login"
+    assert len(events(app, "password_reset")) == 1
+
+
+def test_logging_out_goes_only_to_a_page_of_this_site(browser, clinic):
+    browser.login_with_code(clinic["owner"].email)
+    r = browser.post("/logout", {"next": "https://evil.example/"}, page="/dashboard")
+    assert r.headers["Location"] == "/login"
+
+
 @pytest.mark.parametrize("value", [None, "", "yes", "2"])
 def test_deactivate_or_reactivate_needs_the_forms_own_value(browser, clinic, app, value):
     browser.login_with_code(clinic["owner"].email)
