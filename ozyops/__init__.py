@@ -33,7 +33,7 @@ def create_app(test_config=None):
         # N.B. trust exactly as many X-Forwarded-* hops as there are proxies we run, so a
         # client cannot pick its own address for audit entries and rate limits.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
-    app.wsgi_app = admission.in_turns(app.wsgi_app)
+    app.wsgi_app = admission.in_turns(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     app.url_map.converters["id"] = RowIdConverter
     extensions.init_app(app)
     sso.init_app(app)
