@@ -4,8 +4,8 @@ alert region instead of the component that asked."""
 from urllib.parse import urlsplit
 
 from cryptography.fernet import InvalidToken
-from flask import current_app, flash, make_response, request, session, url_for
-from flask_login import current_user
+from flask import current_app, flash, make_response, request, session
+from flask_login import current_user, login_url
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError
@@ -53,7 +53,8 @@ def stale_form(error):
     if not current_user.is_authenticated and request.endpoint not in PUBLIC_FORMS:
         if not session.get("_flashes"):
             flash("Your session has ended. Log in again.", "info")
-        return htmx.redirect_to(url_for("auth.login"))
+        # Back to the form's page after signing in, as for a page opened (SPEC §2.5).
+        return htmx.redirect_to(login_url("auth.login", _page_of_the_form()))
     if request.endpoint == "auth.logout" and _sent_from_this_site():
         # N.B. Log out in a tab left open since a sign-in in another tab must still log
         # out: refused, it left the person signed in at a shared desk. Another site cannot

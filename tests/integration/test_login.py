@@ -305,6 +305,32 @@ def test_session_ends_twelve_hours_after_sign_in(browser, factory, clock):
     assert browser.get("/dashboard").status_code == 302
 
 
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_form_sent_after_the_session_ended_leads_back_to_its_page_after_sign_in(
+    browser, factory, clock, htmx
+):
+    """The receptionist filled in Add member, took a phone call, and clicked: after signing
+    in again she is on the page she was on, not the dashboard (found by a usability walk)."""
+    factory.user(email="doc@example.com", kind="healthcare", mfa=True, role="owner")
+    browser.login_with_code("doc@example.com")
+    browser.get("/settings/team/add")
+    clock.advance(minutes=17)  # idle past healthcare's 15 minutes
+    r = browser.post(
+        "/settings/team/add",
+        {"name": "Nia New", "email": "nia@example.com", "role": "member"},
+        htmx=htmx,
+        headers={"Referer": "http://localhost/settings/team/add"},
+    )
+    login = "/login?next=%2Fsettings%2Fteam%2Fadd"
+    assert (r.headers["HX-Redirect"] if htmx else r.headers["Location"]) == login
+    assert "signed out after 15 minutes of inactivity" in browser.get(login).text
+    browser.post(
+        "/login", {"email": "doc@example.com", "password": PASSWORD, "next": "/settings/team/add"}
+    )
+    r = browser.post("/login/mfa", {"code": browser.code()}, page="/login/mfa")
+    assert r.headers["Location"] == "/settings/team/add"
+
+
 def test_a_part_of_a_page_asked_for_after_the_session_ended_sends_the_whole_tab_to_login(
     browser, factory, clock
 ):
