@@ -125,7 +125,7 @@ def password_link_command(email, reason, base_url):
     reason = _reason(reason)
     user = _user(email)
     token = _run(
-        lambda: members.password_reset_link(None, user, clock.utcnow(), via="cli", reason=reason)
+        lambda: members.password_link(None, user, clock.utcnow(), via="cli", reason=reason)
     )
     current_app.logger.info("operator created a password link for user %s", user.id)
     path = f"/set-password/{token}"

@@ -22,7 +22,13 @@ def invite(actor, email, name, role, now):
         message = _in_use(actor, existing)
         # Often the same form sent twice (a reload of the page showing the link).
         if existing.account_id == actor.account_id and can(actor, "send_password_reset", existing):
-            message += " For a new link, click Manage on their row, then Create password link."
+            if existing.active:
+                message += " For a new link, click Manage on their row, then Create password link."
+            else:
+                message += (
+                    " They are deactivated: click Manage on their row and reactivate them, "
+                    "then Create password link."
+                )
         raise AccountError(message, "email")
     user = User(account_id=actor.account_id, email=email, name=name, role=role)
     insert_new(user, _TAKEN.format(email=email), "email")
@@ -153,8 +159,14 @@ def _still(user, condition, **values):
     return bool(changed)
 
 
-def password_reset_link(actor, target, now, replaces=None, **why):
-    """A one-time link (24 hours) for `target` to set a new password; `why` (via, reason)
+def link_purpose(target):
+    """What a password link made for `target` is: an invitation (72 hours, a welcome) for
+    someone who has not joined yet, a password reset (24 hours) for someone who has."""
+    return "reset" if target.joined else "invite"
+
+
+def password_link(actor, target, now, replaces=None, **why):
+    """A one-time link for `target` to set a password (`link_purpose`); `why` (via, reason)
     goes into the audit entry. With no `actor` it is the operator's (`password-link`).
 
     `replaces` is the newest link the page showing the button knew of (links.newest).
@@ -163,12 +175,13 @@ def password_reset_link(actor, target, now, replaces=None, **why):
     someone deactivated: it would not work (links.find) until they were reactivated."""
     if not target.active:
         raise AccountError(f"{target.name} is deactivated: reactivate them first.")
-    if replaces is not None and replaces != links.newest(target, "reset"):
+    purpose = link_purpose(target)
+    if replaces is not None and replaces != links.newest(target, purpose):
         raise AccountError(
             f"A password link for {target.name} was made after this page was shown, so no "
             "other was made. If the one you have was lost, create another."
         )
-    token = links.issue(target, "reset", actor, now)
+    token = links.issue(target, purpose, actor, now)
     audit.record("password_link_created", actor=actor, target=target, **why)
     db.session.commit()
     return token

@@ -129,6 +129,9 @@ def reset_mfa(user_id):
     _require("reset_mfa", target)
     form = SudoForm()
     error = message = None
+    # Started from the member's page (Manage > Reset MFA): back there, not to the list.
+    from_member = request.values.get("from") == "member"
+    back = url_for("team.show_member", user_id=target.id) if from_member else None
     if request.method == "GET" and not target.has_mfa_to_reset:
         # A page left open, or reloaded after Confirm: nothing to confirm.
         message = members.NOTHING_TO_RESET.format(name=target.name)
@@ -140,7 +143,7 @@ def reset_mfa(user_id):
         if htmx.is_htmx():
             return htmx.render("team/_row.html", "team/_row.html", m=target, notice=message)
         flash(message, "info")
-        return redirect(url_for("team.show_team"), code=303)
+        return redirect(back or url_for("team.show_team"), code=303)
     status = 422 if request.method == "POST" else 200
     return htmx.render(
         "team/confirm_reset.html",
@@ -149,6 +152,7 @@ def reset_mfa(user_id):
         m=target,
         form=form,
         error=error,
+        back=back,
     )
 
 
@@ -220,7 +224,10 @@ def _member_page(target, status=200, **context):
         # A page that answers a refused Create password link keeps the link it was shown
         # with: made from the newest one instead, a reload sent again would pass the check.
         shown = request.form.get("replaces", type=int)
-        context["newest_link"] = links.newest(target, "reset") if shown is None else shown
+        newest = links.newest(target, members.link_purpose(target))
+        context["newest_link"] = newest if shown is None else shown
+    purpose = context.setdefault("link_purpose", members.link_purpose(target))
+    context.setdefault("link_hours", int(links.LIFETIME[purpose].total_seconds() // 3600))
     context.setdefault("role_form", RoleForm(formdata=None, role=target.role))
     context.setdefault(
         "invitation_form", InvitationForm(formdata=None, name=target.name, email=target.email)
@@ -301,17 +308,19 @@ def set_active(user_id):
 @credential_limit
 @login_required
 def create_password_link(user_id):
-    """A one-time link (24 hours) for the member to set a new password."""
+    """A one-time link for the member to set a password: an invitation again for someone
+    who has not joined, else a password reset (members.link_purpose)."""
     target, _, refusal = _member_action(user_id, "send_password_reset", "link")
     if refusal:
         return refusal
     replaces = request.form.get("replaces", type=int)  # absent: not from our page, no check
+    purpose = members.link_purpose(target)
     try:
-        token = members.password_reset_link(current_user, target, clock.now(), replaces)
+        token = members.password_link(current_user, target, clock.now(), replaces)
     except AccountError as e:
-        newest = links.newest(target, "reset")  # asked again from here, a new link is meant
+        newest = links.newest(target, purpose)  # asked again from here, a new link is meant
         return _member_page(target, 409, error=str(e), error_for="link", newest_link=newest)
-    return _member_page(target, password_link=_deliver_link(target, "reset", token))
+    return _member_page(target, password_link=_deliver_link(target, purpose, token))
 
 
 @bp.route("/<id:user_id>/invitation", methods=["GET", "POST"])

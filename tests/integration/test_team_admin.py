@@ -735,6 +735,58 @@ def test_logging_out_goes_only_to_a_page_of_this_site(browser, clinic):
     assert r.headers["Location"] == "/login"
 
 
+def test_a_link_for_someone_not_joined_is_an_invitation_again(
+    browser, make_browser, clinic, app, clock
+):
+    """After a corrected email or a lost invitation: a welcome and 72 hours, as the first
+    invitation said, not "Set a new password" for 24 (found by a usability walk)."""
+    _, nia = _invite_nia(browser, clinic, app)
+    page = f"{TEAM}/{nia.id}"
+    r = browser.post(f"{page}/password-link", {}, page=page)
+    text = html.unescape(r.text)
+    assert "It lets them choose their password\n    once and works for 72 hours." in text
+    # Shown at the top, where a phone shows it: above the cards the button was below.
+    assert text.index('id="password-link"') < text.index("<h2>Invitation</h2>")
+    path = re.search(r'id="password-link"[^>]*>http://localhost([^<]+)<', r.text).group(1)
+    clock.advance(hours=48)
+    newcomer = make_browser()
+    assert "Welcome to OzyOps" in newcomer.get(path).text
+    new = {"password": "violet tractor harbour kettle", "confirm": "violet tractor harbour kettle"}
+    assert newcomer.post(path, new, page=path).headers["Location"] == "/login"
+    assert len(events(app, "invitation_accepted")) == 1
+    assert not events(app, "password_reset")
+    browser.login_with_code(clinic["owner"].email)  # two days on, signed out meanwhile
+    r = browser.post(f"{page}/password-link", {}, page=page)  # now joined: a reset
+    assert "It lets them set a new password\n    once and works for 24 hours." in r.text
+
+
+def test_adding_someone_deactivated_again_says_to_reactivate_them(browser, clinic, app):
+    _, nia = _invite_nia(browser, clinic, app)
+    page = f"{TEAM}/{nia.id}"
+    assert browser.post(f"{page}/active", {"active": "0"}, page=page).status_code == 303
+    assert "Let Nia New join." in browser.get(page).text
+    r = browser.post(
+        f"{TEAM}/add", {"name": "Nia New", "email": "nia@example.com", "role": "member"}
+    )
+    assert r.status_code == 422
+    assert "They are deactivated: click Manage on their row and reactivate them" in r.text
+
+
+def test_reset_mfa_from_a_members_page_ends_on_that_page(browser, clinic, app):
+    """The owner often does something next on that person's page: a password link, say
+    (found by a usability walk). From the team list it still ends on the list."""
+    browser.login_with_code(clinic["owner"].email)
+    page = f"{TEAM}/{clinic['member'].id}"
+    url = f"{page}/reset-mfa?from=member"
+    assert f'href="{url}"' in browser.get(page).text
+    r = browser.get(url)
+    assert f'href="{page}">&larr; Sam Park</a>' in r.text
+    assert f'class="tap" href="{page}"' in r.text  # Cancel
+    r = browser.post(f"{page}/reset-mfa", {"from": "member"}, page=url)
+    assert r.status_code == 303 and r.headers["Location"] == page
+    assert "Sam Park" in browser.get(page).text and not user(app, clinic["member"]).mfa_enabled
+
+
 @pytest.mark.parametrize("value", [None, "", "yes", "2"])
 def test_deactivate_or_reactivate_needs_the_forms_own_value(browser, clinic, app, value):
     browser.login_with_code(clinic["owner"].email)
