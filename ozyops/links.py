@@ -33,16 +33,12 @@ def _hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def newest(user, purpose):
-    """The id of `user`'s latest link of `purpose` (0 for none): a form that makes a new
-    one carries it, so a resubmitted form (a reload) is told apart from a new request."""
+def newest(user):
+    """The id of `user`'s latest link (0 for none): a form that makes a new one carries it,
+    so a resubmitted form (a reload) is told apart from a new request. Of either kind: the
+    kind a new link is depends on whether they have joined, which may change meanwhile."""
     return (
-        db.session.scalar(
-            select(func.max(UserToken.id)).where(
-                UserToken.user_id == user.id, UserToken.purpose == purpose
-            )
-        )
-        or 0
+        db.session.scalar(select(func.max(UserToken.id)).where(UserToken.user_id == user.id)) or 0
     )
 
 

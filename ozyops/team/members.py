@@ -176,7 +176,7 @@ def password_link(actor, target, now, replaces=None, **why):
     if not target.active:
         raise AccountError(f"{target.name} is deactivated: reactivate them first.")
     purpose = link_purpose(target)
-    if replaces is not None and replaces != links.newest(target, purpose):
+    if replaces is not None and replaces != links.newest(target):
         raise AccountError(
             f"A password link for {target.name} was made after this page was shown, so no "
             "other was made. If the one you have was lost, create another."

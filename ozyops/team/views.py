@@ -224,8 +224,7 @@ def _member_page(target, status=200, **context):
         # A page that answers a refused Create password link keeps the link it was shown
         # with: made from the newest one instead, a reload sent again would pass the check.
         shown = request.form.get("replaces", type=int)
-        newest = links.newest(target, members.link_purpose(target))
-        context["newest_link"] = newest if shown is None else shown
+        context["newest_link"] = links.newest(target) if shown is None else shown
     purpose = context.setdefault("link_purpose", members.link_purpose(target))
     context.setdefault("link_hours", int(links.LIFETIME[purpose].total_seconds() // 3600))
     context.setdefault("role_form", RoleForm(formdata=None, role=target.role))
@@ -318,7 +317,7 @@ def create_password_link(user_id):
     try:
         token = members.password_link(current_user, target, clock.now(), replaces)
     except AccountError as e:
-        newest = links.newest(target, purpose)  # asked again from here, a new link is meant
+        newest = links.newest(target)  # asked again from here, a new link is meant
         return _member_page(target, 409, error=str(e), error_for="link", newest_link=newest)
     return _member_page(target, password_link=_deliver_link(target, purpose, token))
 

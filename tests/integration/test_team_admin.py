@@ -760,6 +760,19 @@ def test_a_link_for_someone_not_joined_is_an_invitation_again(
     assert "It lets them set a new password\n    once and works for 24 hours." in r.text
 
 
+def test_a_link_asked_for_on_a_page_shown_before_they_joined_is_made(
+    browser, make_browser, clinic, app
+):
+    """Joining changes which kind of link is made; it is not a page sent again."""
+    invitation, nia = _invite_nia(browser, clinic, app)
+    page = f"{TEAM}/{nia.id}"
+    shown = re.search(r'name="replaces" value="(\d+)"', browser.get(page).text).group(1)
+    new = {"password": "violet tractor harbour kettle", "confirm": "violet tractor harbour kettle"}
+    assert make_browser().post(invitation, new, page=invitation).status_code == 303
+    r = browser.post(f"{page}/password-link", {"replaces": shown})
+    assert r.status_code == 200 and "set a new password" in r.text
+
+
 def test_adding_someone_deactivated_again_says_to_reactivate_them(browser, clinic, app):
     _, nia = _invite_nia(browser, clinic, app)
     page = f"{TEAM}/{nia.id}"
