@@ -21,6 +21,7 @@ from tests.browser.conftest import DESKTOP, PHONE, TIMEOUT_MS
 from tests.browser.pages import (
     Authenticator,
     LoginPage,
+    MemberPage,
     SetPasswordPage,
     TeamPage,
     javascript_on,
@@ -185,26 +186,28 @@ def test_admin_resets_a_member_but_not_the_owner_and_members_see_no_mfa(
 
 def test_reset_mfa_from_a_members_page(any_page, clinic, clock):
     """Manage, then Reset MFA: the confirmation is a page of its own, with or without
-    JavaScript; Confirm ends on Team with the message, as from the row."""
+    JavaScript; Confirm ends back on the member's page with the message, where the owner
+    may well do something next (a password link)."""
     page = any_page
     owner = Authenticator(SECRET, clock)
     team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
     clock.advance(minutes=11)  # a code is asked, and a wrong one keeps the page
     confirmation = team.manage("Sam Park").reset_mfa()
-    expect(page).to_have_url(url(f"/settings/team/{clinic['member'].id}/reset-mfa"))
+    member_page = f"/settings/team/{clinic['member'].id}"
+    expect(page).to_have_url(url(f"{member_page}/reset-mfa?from=member"))
     expect(confirmation.box).to_contain_text("Reset MFA for Sam Park (sam@example.com)?")
 
     confirmation.confirm(owner.wrong_code())
     expect(confirmation.error()).to_contain_text(WRONG_CODE)
-    expect(page).to_have_url(url(f"/settings/team/{clinic['member'].id}/reset-mfa"))
+    expect(page).to_have_url(url(f"{member_page}/reset-mfa"))
 
-    team = confirmation.confirm(owner.code()).arrive()
-    expect(page).to_have_url(url("/settings/team"))
+    confirmation.confirm(owner.code())
+    member = MemberPage(page).arrive()
+    expect(page).to_have_url(url(member_page))
     expect(page.locator("#alerts").get_by_role("status")).to_have_text(
         "MFA for Sam Park was reset. They can log in with their password and set it up again."
     )
-    expect(team.column("Sam Park", "MFA")).to_have_text(REQUIRED)
-    expect(team.column("Dana Owner", "MFA")).to_have_text("Enabled")  # the whole table
+    expect(member.fact("MFA")).to_have_text(REQUIRED)
 
 
 # --- 3. sudo mode: more than 10 minutes after signing in, a code is asked --------------
@@ -683,7 +686,7 @@ def test_long_names_emails_and_links_fit_a_phone(page, browser_for, factory, clo
     expect(member.fact("Email")).to_have_text(LONG_EMAIL)
     fits_the_screen(page, "the member's page")
     member_url = page.url
-    member.create_password_link()
+    link = member.create_password_link()  # an invitation again: it replaces the first
     fits_the_screen(page, "the password link")
     page.screenshot(path=shots / "long-member-390.png", full_page=True)
 
@@ -747,3 +750,24 @@ def test_reloading_the_page_with_a_password_link_keeps_that_link_working(
     page.reload()
     expect(page.get_by_role("alert")).to_contain_text("was made after this page was shown")
     SetPasswordPage(browser_for()).open(link)  # still works
+
+
+def test_a_password_link_opened_where_the_owner_is_signed_in_asks_to_log_out_first(
+    any_page, clinic, clock, shots
+):
+    """The owner checks the link just made, in her own browser: the page says whose link it
+    is, and Log out opens it again for them, with or without JavaScript."""
+    page = any_page
+    page.set_viewport_size(PHONE)
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    link = team.manage("Sam Park").create_password_link()
+    page.goto(link)
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link is for Sam Park")
+    expect(page.locator("main")).to_contain_text("you are signed in as Dana Owner")
+    expect(page.get_by_label("New password", exact=True)).to_have_count(0)
+    fits_the_screen(page, "the link for someone else")
+    page.screenshot(path=shots / "link-for-someone-else-390.png", full_page=True)
+    with page.expect_navigation():
+        page.locator("main").get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("status")).to_have_text("You have logged out.")
+    SetPasswordPage(page).open(link).set_password()
