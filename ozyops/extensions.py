@@ -65,6 +65,10 @@ class InProcessLimits(MemoryStorage):
             try:
                 self._swept_at = time.monotonic()
                 self._MemoryStorage__expire_events()
+            except LookupError:
+                # N.B. a hit on another thread removed an expired count the sweep had listed
+                # (limits reads expirations[key] of its snapshot); the next sweep goes on.
+                pass
             finally:
                 self._sweeping.release()
 

@@ -76,10 +76,39 @@ def test_limits_own_storage_starts_one_timer_twice_under_this_interleaving():
     assert all("started once" in str(e) for e in errors)
 
 
-def test_in_process_limits_count_every_hit_without_an_error():
+def test_in_process_limits_count_every_hit_without_an_error(monkeypatch):
     storage = probe(InProcessLimits)
+    monkeypatch.setattr(storage, "SWEEP_EVERY", 0)  # every hit sweeps too
     assert hit_from_two_threads(storage) == []
     assert storage.get("127.0.0.1/credentials") == 40
+
+
+class Interleaved(dict):
+    """The expiry times, with another thread's work let in at the sweep's first read."""
+
+    meanwhile = None
+
+    def __getitem__(self, key):
+        if self.meanwhile:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
+        return super().__getitem__(key)
+
+
+def test_a_count_removed_by_another_hit_during_the_sweep_is_no_error():
+    """A hit's own read removes an expired count the sweep had already listed: a KeyError,
+    a 500 on a sign-in post, before (found by a review)."""
+    storage = InProcessLimits()
+    storage.expirations = Interleaved(storage.expirations)
+    for key in ("a", "b"):
+        storage.incr(key, 60)
+        storage.expirations[key] = time.time() - 1
+    storage._swept_at -= 2 * InProcessLimits.SWEEP_EVERY
+    storage.expirations.meanwhile = lambda: storage.get("b")  # another request, then
+    assert storage.incr("c", 60) == 1
+    storage._swept_at -= 2 * InProcessLimits.SWEEP_EVERY
+    storage.incr("c", 60)  # the next sweep finishes the work
+    assert set(storage.storage) == {"c"}
 
 
 def test_the_app_uses_it_when_there_is_no_redis(app):
