@@ -22,7 +22,10 @@ from gunicorn.glogging import Logger
 
 REDACTED = "[redacted]"
 _CALLBACK = r"/login/[a-z]+/callback"  # a sign-in provider's way back (auth/views.py)
-_SECRET_IN_URL = re.compile(rf"(/set-password/)[^/?#\s\"]+|({_CALLBACK}\?)[^\s\"#]+")
+# A link's path may also travel percent-encoded, in a query (?next=%2Fset-password%2F…).
+_SECRET_IN_URL = re.compile(
+    rf"(/set-password/|%2Fset-password%2F)[^/?#&%\s\"]+|({_CALLBACK}\?)[^\s\"#]+", re.IGNORECASE
+)
 _QUERY = ("q", "{query_string}e")
 _NEVER_LOGGED = ("{cookie}i", "{set-cookie}o", "{authorization}i", "{http_cookie}e")
 

@@ -117,9 +117,10 @@ def reset_mfa_command(email, reason):
     help="Your OzyOps address (e.g. https://ozyops.example.com), to print a whole link.",
 )
 def password_link_command(email, reason, base_url):
-    """Break-glass: a one-time link (24 hours) to set a new password, for someone who forgot
-    theirs and whom no one in the practice can help (the owner). MFA still applies."""
-    from . import clock
+    """Break-glass: a one-time link to set a new password (24 hours; for someone who has not
+    joined, an invitation of 72), for someone who forgot theirs and whom no one in the
+    practice can help (the owner). MFA still applies."""
+    from . import clock, links
     from .team import members
 
     reason = _reason(reason)
@@ -129,9 +130,10 @@ def password_link_command(email, reason, base_url):
     )
     current_app.logger.info("operator created a password link for user %s", user.id)
     path = f"/set-password/{token}"
+    hours = int(links.LIFETIME[members.link_purpose(user)].total_seconds() // 3600)
     click.echo(
         f"Give this link to {user.email} yourself, once you know it is them. It works once, "
-        f"for 24 hours, and replaces any earlier password link:"
+        f"for {hours} hours, and replaces any earlier password link:"
     )
     if base_url:
         click.echo(base_url.rstrip("/") + path)

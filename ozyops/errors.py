@@ -50,16 +50,20 @@ def stale_form(error):
     """A stale form. When it is stale because the session ended (idle logoff, logout in
     another tab), the login page says why; otherwise explain, with a way back to the form's
     page (reloading the answer would only send the same stale form again)."""
+    if request.endpoint == "auth.logout" and (
+        not current_user.is_authenticated or _sent_from_this_site()
+    ):
+        # N.B. Log out in a tab left open since a sign-in in another tab must still log
+        # out: refused, it left the person signed in at a shared desk. Another site cannot
+        # get here signed in: the session cookie is SameSite=Lax, and its Origin would say
+        # so. Signed out already, it ends nothing and goes where its form said (a password
+        # link opened while someone else was signed in).
+        return current_app.view_functions["auth.logout"]()
     if not current_user.is_authenticated and request.endpoint not in PUBLIC_FORMS:
         if not session.get("_flashes"):
             flash("Your session has ended. Log in again.", "info")
         # Back to the form's page after signing in, as for a page opened (SPEC §2.5).
         return htmx.redirect_to(login_url("auth.login", _page_of_the_form()))
-    if request.endpoint == "auth.logout" and _sent_from_this_site():
-        # N.B. Log out in a tab left open since a sign-in in another tab must still log
-        # out: refused, it left the person signed in at a shared desk. Another site cannot
-        # get here: the session cookie is SameSite=Lax, and its Origin would say so.
-        return current_app.view_functions["auth.logout"]()
     return _render(
         400,
         "This form has expired",
@@ -81,9 +85,10 @@ def _sent_from_this_site():
 
 
 def _page_of_the_form():
-    """The page the form was on (the Referer, when it is one of ours), or None."""
+    """The page the form was on (the Referer, when it is one of ours), or None. N.B. never a
+    password link's page: its token would travel on in a `next`, into URLs and logs."""
     parts = urlsplit(request.referrer or "")
-    if f"{parts.scheme}://{parts.netloc}" != _origin():
+    if f"{parts.scheme}://{parts.netloc}" != _origin() or parts.path.startswith("/set-password/"):
         return None
     return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
 

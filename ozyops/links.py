@@ -42,20 +42,22 @@ def newest(user):
     )
 
 
-def end_unused(user, now, purpose=None):
-    """`user`'s unused links (of `purpose`, or of both kinds) stop working: a new link
-    replaces the older ones of its kind, and a new password or a deactivation ends them all,
-    so a link left in a mailbox cannot set a password over the one chosen since, or come
-    back to life when the person is reactivated."""
-    unused = update(UserToken).where(UserToken.user_id == user.id, UserToken.used_at.is_(None))
-    if purpose is not None:
-        unused = unused.where(UserToken.purpose == purpose)
-    db.session.execute(unused.values(used_at=clock.naive(now)))
+def end_unused(user, now):
+    """`user`'s unused links stop working: a new link replaces the older ones, and a new
+    password or a deactivation ends them all, so a link left in a mailbox cannot set a
+    password over the one chosen since, or come back to life when the person is
+    reactivated."""
+    db.session.execute(
+        update(UserToken)
+        .where(UserToken.user_id == user.id, UserToken.used_at.is_(None))
+        .values(used_at=clock.naive(now))
+    )
 
 
 def issue(user, purpose, created_by, now):
-    """A new link token for `user`; earlier unused links of the same purpose stop working."""
-    end_unused(user, now, purpose)
+    """A new link token for `user`; their earlier unused links stop working, of either kind:
+    the newest link is the one that works."""
+    end_unused(user, now)
     token = secrets.token_urlsafe(32)
     db.session.add(
         UserToken(

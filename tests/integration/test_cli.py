@@ -200,6 +200,19 @@ def test_password_link_without_url_prints_the_path_and_refuses_the_deactivated(r
     assert r.exit_code == 1 and "deactivated" in r.output
 
 
+def test_password_link_says_how_long_its_kind_lasts(runner, factory, app):
+    """Someone who has not joined gets an invitation again, 72 hours (found by a review)."""
+    factory.user(email="owner@example.com")
+    r = runner.invoke(args=["password-link", "owner@example.com", "--reason", "ticket 9"])
+    assert "It works once, for 24 hours" in r.output
+    new = factory.user(email="new@example.com")
+    with app.app_context():
+        db.session.get(User, new.id).password_hash = None  # invited, not joined
+        db.session.commit()
+    r = runner.invoke(args=["password-link", "new@example.com", "--reason", "ticket 10"])
+    assert "It works once, for 72 hours" in r.output
+
+
 def test_commands_before_db_upgrade_say_so(tmp_path):
     from ozyops import create_app
 

@@ -729,6 +729,18 @@ def test_a_link_opened_where_someone_else_is_signed_in_sets_nothing(
     assert len(events(app, "password_reset")) == 1
 
 
+def test_log_out_on_that_page_after_the_session_ended_still_opens_the_link(browser, clinic, clock):
+    """Its form is stale then: it went to /login?next=%2Fset-password%2F<token>, the link's
+    token in a URL and the logs (found by a review)."""
+    browser.login_with_code(clinic["owner"].email)
+    path = _password_link(browser, clinic["member"])
+    assert browser.get(path).status_code == 409
+    clock.advance(minutes=17)  # healthcare's idle logoff
+    r = browser.post("/logout", {"next": path}, headers={"Referer": f"http://localhost{path}"})
+    assert r.status_code == 303 and r.headers["Location"] == path
+    assert 'name="password"' in browser.get(path).text
+
+
 def test_logging_out_goes_only_to_a_page_of_this_site(browser, clinic):
     browser.login_with_code(clinic["owner"].email)
     r = browser.post("/logout", {"next": "https://evil.example/"}, page="/dashboard")

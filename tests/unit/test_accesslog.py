@@ -57,6 +57,10 @@ def test_redact_keeps_the_path_and_drops_the_secret():
         f"GET /login/google/callback?{REDACTED} HTTP/1.1"
     )
     assert redact("GET /settings/audit?page=2 HTTP/1.1") == "GET /settings/audit?page=2 HTTP/1.1"
+    # Percent-encoded in a query, as a `next` would carry it (found by a review).
+    assert redact(f"GET /login?next=%2fset-password%2F{TOKEN}&x=1 HTTP/1.1") == (
+        f"GET /login?next=%2fset-password%2F{REDACTED}&x=1 HTTP/1.1"
+    )
 
 
 def test_no_log_line_holds_a_token_a_code_or_a_session_id():
