@@ -323,7 +323,9 @@ def test_a_form_sent_after_the_session_ended_leads_back_to_its_page_after_sign_i
     )
     login = "/login?next=%2Fsettings%2Fteam%2Fadd"
     assert (r.headers["HX-Redirect"] if htmx else r.headers["Location"]) == login
-    assert "signed out after 15 minutes of inactivity" in browser.get(login).text
+    page = browser.get(login).text
+    assert "signed out after 15 minutes of inactivity" in page
+    assert 'name="next" type="hidden" value="/settings/team/add"' in page  # carried on
     browser.post(
         "/login", {"email": "doc@example.com", "password": PASSWORD, "next": "/settings/team/add"}
     )
