@@ -130,7 +130,7 @@ def set_password(token, password, now):
         db.session.rollback()
         raise LinkError("This link has already been used.")
     passwords.set_new(user, password_hash)
-    end_unused(user, now)  # an invitation still unused, say, after a reset link
+    end_unused(user, now)  # one made while this one was being used
     event = "invitation_accepted" if link.purpose == "invite" else "password_reset"
     audit.record(event, actor=user, target=user)
     db.session.commit()
