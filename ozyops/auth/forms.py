@@ -39,7 +39,7 @@ class SetPasswordForm(FlaskForm):
         "Type it again",
         validators=[
             InputRequired("Type the password again."),
-            EqualTo("password", "The two passwords are different."),
+            EqualTo("password", "The two passwords are different: type both again."),
         ],
         render_kw={"autocomplete": "new-password"},
     )

@@ -91,6 +91,33 @@ def unlabelled_fields(page):
     return missing
 
 
+# A field's edge against what it sits on: WCAG 1.4.11 asks 3:1 (axe does not judge it).
+FAINT_EDGES = """() => {
+  const lum = c => {
+    const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(v => {
+      v = v / 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const behind = el => {
+    for (let e = el.parentElement; e; e = e.parentElement) {
+      const bg = getComputedStyle(e).backgroundColor;
+      if (!bg.endsWith(', 0)') && bg !== 'transparent') return bg;
+    }
+    return 'rgb(255, 255, 255)';
+  };
+  const faint = [];
+  for (const f of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    if (!f.offsetParent) continue;
+    const edge = lum(getComputedStyle(f).borderTopColor), back = lum(behind(f));
+    const ratio = (Math.max(edge, back) + 0.05) / (Math.min(edge, back) + 0.05);
+    if (ratio < 3) faint.push(`${f.name || f.id}: ${ratio.toFixed(2)}:1`);
+  }
+  return faint;
+}"""
+
+
 class Axe:
     """Runs axe on each state of a page as a test walks through them, and collects every
     serious or critical violation (and unlabelled field) to report them all at the end."""
@@ -112,6 +139,8 @@ class Axe:
             self.checked.append(where)
         if unlabelled := unlabelled_fields(self.page):
             self.findings.append(f"{state}: fields without an accessible name: {unlabelled}")
+        if faint := self.page.evaluate(FAINT_EDGES):
+            self.findings.append(f"{state}: field edges under 3:1 (WCAG 1.4.11): {faint}")
         title = self.page.title()
         if not TITLE.match(title):
             self.findings.append(f"{state}: the page title is not '<page> · OzyOps': {title!r}")

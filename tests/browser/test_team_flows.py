@@ -734,7 +734,7 @@ def test_an_error_below_the_fold_comes_back_in_view_on_a_phone(any_page, clinic,
     page.get_by_label("Type it again").fill("three words of yours")
     with page.expect_navigation():
         page.get_by_role("button", name="Change password").click()
-    error = page.get_by_text("The two passwords are different.")
+    error = page.get_by_text("The two passwords are different: type both again.")
     expect(error).to_be_in_viewport()
     expect(page.get_by_label("Type it again")).to_be_focused()
 

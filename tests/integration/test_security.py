@@ -529,7 +529,7 @@ class TestChangePassword:
         for field, message in (
             ("current", "That is not your current password."),
             ("password", "at least 10"),
-            ("confirm", "The two passwords are different."),
+            ("confirm", "The two passwords are different: type both again."),
         ):
             assert re.search(rf'id="{field}-error"[^>]*role="alert">[^<]*{message}', r.text)
         with app.app_context():

@@ -230,7 +230,10 @@ def test_add_member_shows_a_one_time_invitation_link(browser, make_browser, clin
     r = newcomer.post(path, {"password": "Welcome2024!", "confirm": "Welcome2024!"})
     assert r.status_code == 422 and "That password is too easy to guess." in r.text
     r = newcomer.post(path, {"password": "a new long password", "confirm": "different one!"})
-    assert r.status_code == 422 and "two passwords are different" in r.text
+    assert r.status_code == 422 and "two passwords are different: type both again" in r.text
+    # The focus is where the message is, not on a field that says nothing (an audit's find).
+    assert "autofocus" not in re.search(r'<input[^>]*\bid="password"[^>]*>', r.text)[0]
+    assert "autofocus" in re.search(r'<input[^>]*\bid="confirm"[^>]*>', r.text)[0]
     # Both fields come back empty, so every problem is said at once, each at its field.
     r = newcomer.post(path, {"password": "short", "confirm": "shorx"})
     assert "two passwords are different" in r.text and "at least 10" in r.text
