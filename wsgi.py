@@ -1,5 +1,15 @@
 """The WSGI entry point for production servers: `gunicorn -c gunicorn.conf.py wsgi:app`."""
 
+import sys
+
 from ozyops import create_app
+from ozyops.security.secretbox import stored_secrets_unopened
 
 app = create_app()
+with app.app_context():
+    problem = stored_secrets_unopened()
+if problem:
+    print(problem, file=sys.stderr)
+    # N.B. 3 is gunicorn's "worker failed to boot": it stops, instead of starting worker
+    # after worker that fails the same way.
+    raise SystemExit(3)

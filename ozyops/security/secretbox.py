@@ -4,8 +4,10 @@
 so an operator rotates by putting a new key first and keeping the old ones after it.
 """
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
+from sqlalchemy import or_, select
+from sqlalchemy.exc import DBAPIError
 
 
 def box(keys_text):
@@ -33,3 +35,44 @@ def seal(plaintext: str) -> str:
 
 def open_(token: str) -> str:
     return _box().decrypt(token.encode()).decode()
+
+
+def stored_secrets_unopened():
+    """What is wrong when `ENCRYPTION_KEYS` cannot open every stored TOTP secret (naming
+    whose), or None. The server checks it at start-up (wsgi.py).
+
+    N.B. a host started without the install's keys generates keys of its own into its
+    `instance/`: it then could check no one's code, and would seal the secret of anyone
+    who set MFA up through it with a key no other host has (found by an operator's walk
+    through the README's "Scaling out"). The same for a database restored without its
+    keys, or an old key dropped after a rotation. Before `db upgrade` there is nothing to
+    check (the pages say the database is not ready)."""
+    from ..extensions import db
+    from ..models import User
+
+    sealed = or_(User.totp_secret.is_not(None), User.pending_totp_secret.is_not(None))
+    try:
+        rows = db.session.execute(
+            select(User.email, User.totp_secret, User.pending_totp_secret).where(sealed)
+        ).all()
+    except DBAPIError:
+        db.session.rollback()
+        return None
+    unreadable = []
+    multi = _box()
+    for email, *tokens in rows:
+        try:
+            for token in filter(None, tokens):
+                multi.decrypt(token.encode())
+        except InvalidToken:
+            unreadable.append(email)
+    if not unreadable:
+        return None
+    return (
+        f"ENCRYPTION_KEYS cannot open the MFA secrets of {len(unreadable)} of the "
+        f"{len(rows)} people who have them (first: {', '.join(unreadable[:3])}). Give this "
+        "server the same OZYOPS_ENCRYPTION_KEYS (or instance/encryption_keys) as the one "
+        "that stored them, with any older key after the new one. If those keys are lost for "
+        "good, run `flask --app ozyops reset-mfa EMAIL --reason TEXT` for each of them; the "
+        "server starts once every stored secret opens."
+    )

@@ -176,3 +176,56 @@ def test_a_mistyped_encryption_key_stops_the_server_at_start_up(tmp_path):
         cwd=ROOT,
     )
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_server_whose_keys_cannot_open_the_stored_secrets_does_not_start(tmp_path):
+    """A second host started without the install's keys generates its own: it could check
+    no one's code, and would seal new secrets no other host can open (found by an
+    operator's walk through Scaling out). Restored without the keys, or an old key
+    dropped after a rotation: the same."""
+    import subprocess
+    import sys
+
+    from ozyops.models import Account, User
+    from ozyops.security.secretbox import seal
+
+    old, other = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    url = f"sqlite:///{tmp_path}/x.sqlite"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "x", "ENCRYPTION_KEYS": old})
+    with app.app_context():
+        upgrade()
+        account = Account(name="Smile", kind="healthcare")
+        db.session.add(account)
+        db.session.flush()
+        for n in range(2):
+            db.session.add(
+                User(
+                    account_id=account.id,
+                    email=f"p{n}@example.com",
+                    name="P",
+                    role="member",
+                    mfa_failures=0,
+                    totp_secret=seal("JBSWY3DPEHPK3PXP"),
+                )
+            )
+        db.session.commit()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OZYOPS_")} | {
+        "OZYOPS_SECRET_KEY": "x",
+        "OZYOPS_DATABASE_URL": url,
+    }
+
+    def start(keys):
+        return subprocess.run(
+            [sys.executable, "-c", "import wsgi"],
+            env=env | {"OZYOPS_ENCRYPTION_KEYS": keys},
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+
+    refused = start(other)
+    assert refused.returncode == 3  # gunicorn's "worker failed to boot": it stops
+    assert "ENCRYPTION_KEYS cannot open the MFA secrets of 2 of the 2 people" in refused.stderr
+    assert "p0@example.com, p1@example.com" in refused.stderr
+    assert "Traceback" not in refused.stderr and old[:16] not in refused.stderr
+    assert start(f"{other},{old}").returncode == 0  # rotated: the old key kept after it
