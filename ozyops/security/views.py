@@ -358,10 +358,13 @@ def _panel(state, status=200, secret=None, **context):
     context.setdefault("form", CodeForm(formdata=None))
     context.setdefault("disable_form", CodeForm(formdata=None))
     context.setdefault("regenerate_form", CodeForm(formdata=None))
+    # N.B. the panel's own alert is new to the page and not read out when swapped in.
+    message = context.get("notice") or (None if context.get("error_for") else context.get("error"))
     return htmx.render(
         "security/security.html",
         "security/_mfa.html",
         status=status,
+        announce=message,
         state=state,
         active_sessions=active_sessions,
         lost_both=mfa.lost_both(current_user),
