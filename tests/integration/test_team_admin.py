@@ -128,7 +128,9 @@ class TestSudoMode:
         # The field takes the focus and a screen reader reads the refusal with it.
         suffix = f"reset-{clinic['member'].id}"
         field = re.search(rf'<input id="credential-{suffix}"[^>]*>', r.text)[0]
-        assert f'aria-describedby="credential-{suffix}-hint error-{suffix}"' in field
+        # ... with the question it answers, which the focus skips (an accessibility audit).
+        described = f"confirm-{clinic['member'].id} credential-{suffix}-hint error-{suffix}"
+        assert f'aria-describedby="{described}"' in field
         assert "autofocus" in field and f'id="error-{suffix}"' in r.text
         assert user(app, clinic["member"]).mfa_enabled
         r = browser.post(url, {"credential": browser.code()}, htmx=True)
@@ -136,6 +138,17 @@ class TestSudoMode:
         # the fresh code renews the window for the next ten minutes
         r = browser.post(f"{TEAM}/{clinic['admin'].id}/reset-mfa", {}, htmx=True)
         assert r.status_code == 200
+
+    def test_each_code_field_on_a_members_page_says_what_it_confirms(self, browser, clinic, clock):
+        """Four fields named "Authentication code" on one page: each is described by its
+        form's button, not told apart by position alone (an accessibility audit)."""
+        browser.login_with_code(clinic["owner"].email)
+        clock.advance(minutes=11)
+        page = browser.get(f"{TEAM}/{clinic['member'].id}").text
+        for suffix in ("role", "link", "active", "transfer"):
+            field = re.search(rf'<input id="credential-{suffix}"[^>]*>', page)[0]
+            assert f'aria-describedby="about-{suffix} credential-{suffix}-hint"' in field
+            assert f'<button type="submit" id="about-{suffix}"' in page
 
     @pytest.mark.parametrize("role", ["admin", "member"])
     def test_adding_someone_later_asks_for_a_code(self, browser, clinic, clock, app, role):
