@@ -1,5 +1,5 @@
 """The operator's commands: `flask --app ozyops create-account | add-user | reset-mfa |
-password-link | audit-verify`.
+password-link | audit-verify | reencrypt-secrets`.
 
 Bad input ends in one line on stderr and exit status 1 (click.ClickException), never a
 traceback.
@@ -22,6 +22,7 @@ def init_app(app):
         reset_mfa_command,
         password_link_command,
         audit_verify_command,
+        reencrypt_secrets_command,
     ):
         app.cli.add_command(command)
 
@@ -207,3 +208,29 @@ def _anchor_lines(file):
                 f"Line {number} of {file.name} is not an anchor line."
             ) from None
     return pinned
+
+
+@click.command("reencrypt-secrets")
+@with_appcontext
+def reencrypt_secrets_command():
+    """After a new key was put first in ENCRYPTION_KEYS: seal every stored MFA secret with
+    it, so that the keys after it can be removed. Safe to run while OzyOps serves, and
+    again; exit 1 when some secret no key opens."""
+    from .security import secretbox
+
+    done, already, unreadable = _run(secretbox.reencrypt_stored_secrets)
+    click.echo(
+        f"Re-encrypted {done} MFA secret{'' if done == 1 else 's'} with the first key in "
+        f"ENCRYPTION_KEYS ({already} already were)."
+    )
+    if unreadable:
+        raise click.ClickException(
+            f"No key in ENCRYPTION_KEYS opens the MFA secrets of {len(unreadable)} "
+            f"{'person' if len(unreadable) == 1 else 'people'} (first: "
+            f"{', '.join(unreadable[:3])}): keep the keys that stored them, or run "
+            "`flask --app ozyops reset-mfa EMAIL --reason TEXT` for each."
+        )
+    click.echo(
+        "Every stored secret opens with the first key alone. Once every server has that key "
+        "first, the keys after it can be removed (then restart the servers)."
+    )

@@ -1,12 +1,14 @@
 """Encryption of TOTP secrets at rest with cryptography's MultiFernet.
 
 `ENCRYPTION_KEYS` is a comma-separated list: the first key encrypts, every key decrypts,
-so an operator rotates by putting a new key first and keeping the old ones after it.
+so an operator rotates by putting a new key first and keeping the old ones after it, then
+runs `flask --app ozyops reencrypt-secrets` (`reencrypt_stored_secrets`) so that the old
+ones can go.
 """
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError
 
 
@@ -14,15 +16,18 @@ def box(keys_text):
     """The MultiFernet for an `ENCRYPTION_KEYS` value, or ValueError naming the setting
     (config.load calls it at start-up, so a mistyped key stops the server there and not
     at someone's first sign-in)."""
-    keys = [k.strip() for k in (keys_text or "").split(",") if k.strip()]
     try:
-        return MultiFernet([Fernet(k) for k in keys])
+        return MultiFernet([Fernet(k) for k in _keys(keys_text)])
     except ValueError:
         raise ValueError(
             "ENCRYPTION_KEYS must be one or more Fernet keys separated by commas; make one "
             'with: python -c "from cryptography.fernet import Fernet; '
             'print(Fernet.generate_key().decode())"'
         ) from None
+
+
+def _keys(keys_text):
+    return [k.strip() for k in (keys_text or "").split(",") if k.strip()]
 
 
 def _box():
@@ -76,3 +81,45 @@ def stored_secrets_unopened():
         "good, run `flask --app ozyops reset-mfa EMAIL --reason TEXT` for each of them; the "
         "server starts once every stored secret opens."
     )
+
+
+def reencrypt_stored_secrets():
+    """Seal every stored TOTP secret (set up, or pending) again with the first key, so that
+    the keys after it can be dropped. Returns (re-encrypted, already under the first key,
+    emails of the people whose secret no key opens).
+
+    N.B. a row is written only if its secret is still the one read: someone who sets MFA
+    up or has it reset meanwhile keeps what they did (a server with the new key first
+    seals it with that key anyway). MultiFernet.rotate keeps each secret's timestamp."""
+    from ..extensions import db
+    from ..models import User
+
+    multi = _box()
+    first = Fernet(_keys(current_app.config["ENCRYPTION_KEYS"])[0])
+    done = already = 0
+    unreadable = {}
+    rows = db.session.execute(
+        select(User.id, User.email, User.totp_secret, User.pending_totp_secret).where(
+            or_(User.totp_secret.is_not(None), User.pending_totp_secret.is_not(None))
+        )
+    ).all()
+    for user_id, email, *tokens in rows:
+        for column, token in zip((User.totp_secret, User.pending_totp_secret), tokens, strict=True):
+            if token is None:
+                continue
+            try:
+                first.decrypt(token.encode())
+                already += 1
+                continue
+            except InvalidToken:
+                pass
+            try:
+                new = multi.rotate(token.encode()).decode()
+            except InvalidToken:
+                unreadable[email] = True
+                continue
+            done += db.session.execute(
+                update(User).where(User.id == user_id, column == token).values({column: new})
+            ).rowcount
+        db.session.commit()  # one person at a time: no lock held for long
+    return done, already, list(unreadable)

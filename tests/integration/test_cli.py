@@ -1,6 +1,7 @@
 """The operator's CLI: clean one-line failures, never a traceback (SPEC §7)."""
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from ozyops.extensions import db
@@ -226,3 +227,93 @@ def test_commands_before_db_upgrade_say_so(tmp_path):
     )
     r = app.test_cli_runner().invoke(args=OK_ACCOUNT)
     assert r.exit_code == 1 and "db upgrade" in r.output
+
+
+class TestReencryptSecrets:
+    """A key rotation ends with the old key gone: every stored secret sealed again with the
+    new one (found by an operator's walk: before, the old key could never be removed)."""
+
+    def _rotate(self, app):
+        old = app.config["ENCRYPTION_KEYS"]
+        new = Fernet.generate_key().decode()
+        app.config["ENCRYPTION_KEYS"] = f"{new},{old}"
+        return new, old
+
+    def test_after_it_the_new_key_alone_opens_everything(self, runner, factory, app, browser):
+        from ozyops.security import secretbox
+
+        factory.user(email="pat@example.com", mfa=True)
+        factory.user(email="sam@example.com", mfa=True)
+        enrolling = factory.user(email="lee@example.com")
+        with app.app_context():
+            db.session.get(User, enrolling.id).pending_totp_secret = secretbox.seal("ABC")
+            db.session.commit()
+        new, _old = self._rotate(app)
+        r = runner.invoke(args=["reencrypt-secrets"])
+        assert r.exit_code == 0, r.output
+        assert (
+            "Re-encrypted 3 MFA secrets with the first key in ENCRYPTION_KEYS (0 already"
+            in r.output
+        )
+        app.config["ENCRYPTION_KEYS"] = new  # the old key removed
+        with app.app_context():
+            assert secretbox.stored_secrets_unopened() is None
+            assert secretbox.open_(db.session.get(User, enrolling.id).pending_totp_secret) == "ABC"
+        browser.login_with_code("pat@example.com")  # the code still checks
+        assert browser.get("/dashboard").status_code == 200
+        again = runner.invoke(args=["reencrypt-secrets"])
+        assert again.exit_code == 0 and "Re-encrypted 0 MFA secrets" in again.output
+        assert "(3 already were)" in again.output
+
+    def test_a_secret_no_key_opens_is_named_and_the_others_are_done(self, runner, factory, app):
+        from ozyops.security import secretbox
+
+        factory.user(email="pat@example.com", mfa=True)
+        lost = factory.user(email="sam@example.com", mfa=True)
+        with app.app_context():
+            stranger = Fernet(Fernet.generate_key())
+            db.session.get(User, lost.id).totp_secret = stranger.encrypt(b"X").decode()
+            db.session.commit()
+        new, _old = self._rotate(app)
+        r = runner.invoke(args=["reencrypt-secrets"])
+        assert r.exit_code == 1
+        assert "Re-encrypted 1 MFA secret with" in r.output
+        assert "opens the MFA secrets of 1 person (first: sam@example.com)" in r.output
+        assert "Traceback" not in r.output
+        app.config["ENCRYPTION_KEYS"] = new
+        with app.app_context():
+            assert "sam@example.com" in secretbox.stored_secrets_unopened()
+            assert "pat@example.com" not in secretbox.stored_secrets_unopened()
+
+    def test_a_secret_changed_meanwhile_is_left_as_it_became(
+        self, runner, factory, app, monkeypatch
+    ):
+        """Someone who sets MFA up again while the command runs keeps their new secret."""
+        from ozyops.security import secretbox
+
+        pat = factory.user(email="pat@example.com", mfa=True)
+        self._rotate(app)
+        box = secretbox._box
+        with app.app_context():
+            replaced = secretbox.seal("NEWSECRET")
+
+        class Meanwhile:
+            def __init__(self, multi):
+                self.multi = multi
+
+            def rotate(self, token):
+                with db.engine.begin() as conn:  # the person's own request, elsewhere
+                    conn.execute(
+                        User.__table__.update()
+                        .where(User.__table__.c.id == pat.id)
+                        .values(totp_secret=replaced)
+                    )
+                return self.multi.rotate(token)
+
+        monkeypatch.setattr(secretbox, "_box", lambda: Meanwhile(box()))
+        r = runner.invoke(args=["reencrypt-secrets"])
+        assert r.exit_code == 0 and "Re-encrypted 0 MFA secrets" in r.output
+        monkeypatch.undo()
+        with app.app_context():
+            stored = db.session.get(User, pat.id).totp_secret
+            assert secretbox.open_(stored) == "NEWSECRET"
