@@ -1,11 +1,22 @@
 """Forms shared across blueprints."""
 
+from flask import g
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import Input
 from wtforms.widgets.core import clean_key
+
+
+def focus_once():
+    """True the first time a page asks (the _macros.html `field` that takes the focus), then
+    False: with several fields in error, the first has the focus and no other claims it too
+    (HTML allows one `autofocus` per page)."""
+    if "focus_taken" in g:
+        return False
+    g.focus_taken = True
+    return True
 
 
 def html_attributes(**attributes):

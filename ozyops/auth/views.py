@@ -50,7 +50,12 @@ def login():
 
 def _login_page(form, error, status):
     providers = sso.enabled(current_app).items()
-    return render_template("auth/login.html", form=form, error=error, providers=providers), status
+    # Which of the two is wrong is not said (signin.check_password): both are marked.
+    mismatch = error == signin.WRONG_CREDENTIALS
+    page = render_template(
+        "auth/login.html", form=form, error=error, mismatch=mismatch, providers=providers
+    )
+    return page, status
 
 
 @bp.get("/login/<any(google, microsoft):provider>")

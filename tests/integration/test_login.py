@@ -144,12 +144,19 @@ def test_wrong_email_or_password_get_the_same_message(browser, factory, app, ema
     field = re.search(r'<input[^>]*\bid="password"[^>]*>', r.text)[0]
     assert "autofocus" in field and 'aria-describedby="login-error"' in field
     assert re.search(rf'id="login-error"[^>]*>{WRONG}', r.text)
+    # Both fields are marked wrong: the message does not say which (an accessibility audit).
+    for name in ("email", "password"):
+        tag = re.search(rf'<input[^>]*\bid="{name}"[^>]*>', r.text)[0]
+        assert 'aria-invalid="true"' in tag, tag
 
 
 def test_empty_fields_say_what_is_missing(browser):
     r = browser.post("/login", {"email": "", "password": ""}, page="/login")
     assert r.status_code == 422
     assert "Enter your email." in r.text and "Enter your password." in r.text
+    # The first field in error takes the focus, and it alone (HTML allows one autofocus).
+    assert r.text.count("autofocus") == 1
+    assert "autofocus" in re.search(r'<input[^>]*\bid="email"[^>]*>', r.text)[0]
 
 
 def test_deactivated_user_cannot_log_in(browser, factory):
@@ -157,6 +164,7 @@ def test_deactivated_user_cannot_log_in(browser, factory):
     r = browser.login("gone@example.com")
     assert r.status_code == 422
     assert "deactivated" in r.text
+    assert "aria-invalid" not in r.text  # nothing typed was wrong
 
 
 def test_next_is_followed_only_on_this_site(browser, factory):

@@ -131,6 +131,7 @@ class TestSudoMode:
         # ... with the question it answers, which the focus skips (an accessibility audit).
         described = f"confirm-{clinic['member'].id} credential-{suffix}-hint error-{suffix}"
         assert f'aria-describedby="{described}"' in field
+        assert 'aria-invalid="true"' in field
         assert "autofocus" in field and f'id="error-{suffix}"' in r.text
         assert user(app, clinic["member"]).mfa_enabled
         r = browser.post(url, {"credential": browser.code()}, htmx=True)
@@ -251,6 +252,9 @@ def test_add_member_shows_a_one_time_invitation_link(browser, make_browser, clin
     r = newcomer.post(path, {"password": "short", "confirm": "shorx"})
     assert "two passwords are different" in r.text and "at least 10" in r.text
     assert 'aria-invalid="true"' in re.search(r'<input[^>]*\bid="password"[^>]*>', r.text)[0]
+    # The first of them has the focus, and no other field claims it too.
+    assert r.text.count("autofocus") == 1
+    assert "autofocus" in re.search(r'<input[^>]*\bid="password"[^>]*>', r.text)[0]
     r = newcomer.post(path, {"password": "a new long password", "confirm": "a new long password"})
     assert r.status_code == 303 and r.headers["Location"] == "/login"
     assert newcomer.get(path).status_code == 410  # used
