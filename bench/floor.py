@@ -38,6 +38,13 @@ TEMPLATES = {
   </form></nav>{% endif %}
   </header>
   <main id="main"><div id="alerts" aria-live="polite"></div>{% block content %}{% endblock %}</main>
+  {% if signed_in %}<dialog id="idle-warning" aria-labelledby="idle-warning-title" aria-describedby="idle-warning-text"
+    data-idle-seconds="43200" data-login="/login"><h2 id="idle-warning-title">Are you still there?</h2>
+  <p id="idle-warning-text">Nothing has happened here for a while. To keep your practice's information private, you will be signed out at <strong data-idle-at></strong> unless you stay.</p>
+  <div class="button-row"><form method="post" action="/stay-signed-in" hx-post="/stay-signed-in" hx-swap="none">
+  <input type="hidden" name="csrf_token" value="{{ token }}"><button type="submit" class="primary">Stay signed in</button></form>
+  <form method="post" action="/logout"><input type="hidden" name="csrf_token" value="{{ token }}"><button type="submit">Log out</button></form></div>
+  </dialog>{% endif %}
 </body>
 </html>
 """,

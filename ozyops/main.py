@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
+from . import htmx
 from .accounts import AccountError, any_account_exists, create_account
 from .extensions import db
 from .models import KINDS
@@ -91,3 +92,13 @@ def healthz():
 @login_required
 def dashboard():
     return render_template("main/dashboard.html", account=current_user.account)
+
+
+@bp.post("/stay-signed-in")
+@login_required
+def stay_signed_in():
+    """The idle warning's "Stay signed in" (base.html, app.js): the request itself is the
+    activity that keeps the session (sessions.py), so there is nothing more to do."""
+    if htmx.is_htmx():
+        return "", 204
+    return redirect(url_for("main.dashboard"), code=303)

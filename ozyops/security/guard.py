@@ -33,6 +33,7 @@ ENROLMENT_ALLOWED = frozenset(
         "security.start_enrolment",
         "security.verify_enrolment",
         "security.end_other_sessions",  # it only takes access away, and the page offers it
+        "main.stay_signed_in",  # setting MFA up may take a while: the idle warning's answer
         "auth.logout",
         "static",
     }

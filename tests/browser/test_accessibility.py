@@ -322,3 +322,16 @@ def test_axe_reports_what_it_should(axe, factory):
     found = {v["id"]: v["impact"] for v in axe_violations(page, axe.source)}
     assert found.get("label") == "critical", found
     assert unlabelled_fields(page) == [page.locator("#email").evaluate("e => e.outerHTML")]
+
+
+def test_the_idle_warning(axe, factory, clock):
+    """The dialog two minutes before the idle logoff (test_idle_warning.py), at both sizes."""
+    page = axe.page
+    factory.user(kind="healthcare", email="sam@smile.example", name="Sam Park", mfa=True)
+    page.clock.install()
+    log_in_with_code(page, "sam@smile.example", clock)
+    clock.advance(minutes=13, seconds=1)
+    page.clock.fast_forward((13 * 60 + 1) * 1000)
+    expect(page.get_by_role("dialog", name="Are you still there?")).to_be_visible()
+    axe.check("idle warning", sizes=(DESKTOP, PHONE))
+    axe.assert_clean()

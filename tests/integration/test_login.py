@@ -393,6 +393,64 @@ def test_idle_logoff_never_comes_before_15_minutes_after_the_last_request(browse
     assert browser.get("/dashboard").status_code == 200
 
 
+class TestIdleWarning:
+    """Two minutes before the idle logoff a signed-in page asks "Are you still there?"
+    (app.js; WCAG 2.2.1, found by an accessibility audit): the page carries the idle time,
+    and "Stay signed in" is a request that keeps the session."""
+
+    @pytest.mark.parametrize(("kind", "seconds"), [("healthcare", 900), ("law", 43200)])
+    def test_a_signed_in_page_carries_its_idle_time(self, browser, factory, kind, seconds):
+        factory.user(email="pat@example.com", kind=kind, mfa=True)
+        assert 'id="idle-warning"' not in browser.get("/login").text  # no one to sign out
+        browser.login_with_code("pat@example.com")
+        page = browser.get("/dashboard").text
+        assert f'data-idle-seconds="{seconds}"' in page
+        assert 'data-login="/login"' in page and ">Stay signed in</button>" in page
+
+    @pytest.mark.parametrize("htmx", [True, False])
+    def test_stay_signed_in_keeps_the_session(self, browser, factory, clock, htmx):
+        factory.user(email="doc@example.com", kind="healthcare", mfa=True)
+        browser.login_with_code("doc@example.com")
+        browser.get("/dashboard")
+        clock.advance(minutes=13)  # the warning shows
+        r = browser.post("/stay-signed-in", {}, htmx=htmx)
+        if htmx:
+            assert r.status_code == 204 and r.text == ""
+        else:  # a plain post (the dialog is shown by JavaScript, but the form is real)
+            assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
+        clock.advance(minutes=14)  # 27 minutes after the last page, 14 after staying
+        assert browser.get("/dashboard").status_code == 200
+
+    def test_without_it_the_session_ends_as_before(self, browser, factory, clock):
+        factory.user(email="doc@example.com", kind="healthcare", mfa=True)
+        browser.login_with_code("doc@example.com")
+        browser.get("/dashboard")
+        clock.advance(minutes=15, seconds=31)
+        r = browser.post(
+            "/stay-signed-in",
+            {},
+            htmx=True,
+            headers={"Referer": "http://localhost/dashboard"},  # a browser sends it
+        )
+        assert r.headers["HX-Redirect"] == "/login?next=%2Fdashboard"
+        assert "signed out after 15 minutes" in browser.get("/login").text
+
+    def test_it_needs_the_pages_csrf_token(self, browser, factory):
+        factory.user(email="doc@example.com", kind="healthcare", mfa=True)
+        browser.login_with_code("doc@example.com")
+        r = browser.client.post("/stay-signed-in", headers={"HX-Request": "true"})
+        assert r.status_code == 400
+
+    def test_it_works_while_mfa_is_being_set_up(self, browser, factory, clock):
+        """Someone made to set MFA up may take a while: staying is not sent to enrolment."""
+        factory.user(email="new@example.com", kind="healthcare")
+        browser.login("new@example.com")
+        page = browser.get("/settings/profile/security").text
+        assert 'id="idle-warning"' in page
+        r = browser.post("/stay-signed-in", {}, htmx=True)
+        assert r.status_code == 204
+
+
 @pytest.mark.settings(IDLE_TIMEOUT_MIN=120, IDLE_TIMEOUT_HEALTHCARE_MIN=1)
 @pytest.mark.parametrize(
     ("kind", "idle", "said"), [("law", 121, "2 hours"), ("healthcare", 2, "1 minute")]
