@@ -1,6 +1,18 @@
 """The front door: `/`, first-run `/setup`, and the dashboard."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from functools import cache
+
+from alembic.script import ScriptDirectory
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import text
@@ -79,13 +91,40 @@ def setup():
 
 @bp.get("/healthz")
 def healthz():
-    """For load balancers and monitors: 200 when the database answers, else 503."""
+    """For load balancers and monitors: 200 when the database answers and holds the schema
+    this version needs, else 503.
+
+    N.B. a server started before `db upgrade` (a new install, or a new version whose
+    migration has not run) answers every page with a 503: a balancer must not send people
+    to it. A database *ahead* of this version (the old servers of a rolling upgrade, once
+    the new one has migrated it) is not a reason: migrations add, so the old code runs."""
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
         db.session.rollback()
         return {"status": "database unavailable"}, 503
+    try:
+        version = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:  # no such table: the schema was never made
+        db.session.rollback()
+        version = None
+    if version is None or _behind(version):
+        return {"status": "database schema out of date: run flask --app ozyops db upgrade"}, 503
     return {"status": "ok"}
+
+
+def _behind(version):
+    """Whether the database's schema `version` is one this version's migrations go beyond:
+    neither their head nor one they do not know (a newer version's)."""
+    head, known = _migrations(current_app.extensions["migrate"].directory)
+    return version != head and version in known
+
+
+@cache  # read once: the files do not change under a running server
+def _migrations(directory):
+    """This version's migrations: their head, and every revision they hold."""
+    script = ScriptDirectory(directory)
+    return script.get_current_head(), frozenset(r.revision for r in script.walk_revisions())
 
 
 @bp.get("/dashboard")

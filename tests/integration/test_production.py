@@ -1,6 +1,7 @@
 """Production settings: proxies, HTTPS cookies and HSTS, the health check."""
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from ozyops import sessions
@@ -110,3 +111,31 @@ def test_healthz_checks_the_database(browser, app, monkeypatch):
     monkeypatch.setattr(db.session, "execute", broken)
     r = browser.get("/healthz")
     assert r.status_code == 503 and r.json == {"status": "database unavailable"}
+
+
+def test_healthz_says_when_the_database_needs_db_upgrade(browser, app):
+    """A server started before `db upgrade` fails every page: a balancer must send no one
+    to it (found by an operator's walk). A database a newer version has migrated is fine:
+    the old servers of a rolling upgrade keep serving."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(app.extensions["migrate"].directory)
+    head = script.get_current_head()
+    older = script.get_revision(head).down_revision
+
+    def database_at(version):
+        with app.app_context():
+            db.session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": version})
+            db.session.commit()
+        return browser.get("/healthz")
+
+    upgrade_first = {"status": "database schema out of date: run flask --app ozyops db upgrade"}
+    r = database_at(older)
+    assert r.status_code == 503 and r.json == upgrade_first
+    assert database_at("a_newer_versions_migration").json == {"status": "ok"}
+    assert database_at(head).json == {"status": "ok"}
+    with app.app_context():  # never upgraded at all: no version table
+        db.session.execute(text("DROP TABLE alembic_version"))
+        db.session.commit()
+    r = browser.get("/healthz")
+    assert r.status_code == 503 and r.json == upgrade_first
