@@ -213,24 +213,39 @@ def _anchor_lines(file):
 @click.command("reencrypt-secrets")
 @with_appcontext
 def reencrypt_secrets_command():
-    """After a new key was put first in ENCRYPTION_KEYS: seal every stored MFA secret with
-    it, so that the keys after it can be removed. Safe to run while OzyOps serves, and
-    again; exit 1 when some secret no key opens."""
+    """After a new key was put first in ENCRYPTION_KEYS on every server: seal every stored
+    MFA secret with it, so that the keys after it can be removed. Safe while OzyOps serves,
+    and to run again; exit 1 until every secret opens with the first key alone."""
+    from . import clock
     from .security import secretbox
 
-    done, already, unreadable = _run(secretbox.reencrypt_stored_secrets)
+    done = _run(lambda: secretbox.reencrypt_stored_secrets(clock.utcnow()))
     click.echo(
-        f"Re-encrypted {done} MFA secret{'' if done == 1 else 's'} with the first key in "
-        f"ENCRYPTION_KEYS ({already} already were)."
+        f"Re-encrypted {done.sealed} MFA secret{'' if done.sealed == 1 else 's'} with the "
+        f"first key in ENCRYPTION_KEYS ({done.already} already were"
+        + (f"; {done.cleared} unfinished MFA setups cleared)." if done.cleared else ").")
     )
-    if unreadable:
+    if done.unreadable:
         raise click.ClickException(
-            f"No key in ENCRYPTION_KEYS opens the MFA secrets of {len(unreadable)} "
-            f"{'person' if len(unreadable) == 1 else 'people'} (first: "
-            f"{', '.join(unreadable[:3])}): keep the keys that stored them, or run "
-            "`flask --app ozyops reset-mfa EMAIL --reason TEXT` for each."
+            f"No key in ENCRYPTION_KEYS opens the MFA secrets of {_people(done.unreadable)} "
+            f"(first: {', '.join(done.unreadable[:3])}). Run this with the servers' keys "
+            "(OZYOPS_ENCRYPTION_KEYS, or instance/encryption_keys); if the keys that stored "
+            "them are lost for good, run `flask --app ozyops reset-mfa EMAIL --reason TEXT` "
+            "for each."
+        )
+    if done.left:
+        raise click.ClickException(
+            f"The MFA secrets of {_people(done.left)} (first: {', '.join(done.left[:3])}) "
+            "still need an older key: MFA setups in progress, which end within "
+            f"{current_app.config['PENDING_ENROLMENT_MIN']} minutes, or secrets sealed "
+            "meanwhile by a server whose first key is another. Keep the older keys, and run "
+            "this again later."
         )
     click.echo(
-        "Every stored secret opens with the first key alone. Once every server has that key "
-        "first, the keys after it can be removed (then restart the servers)."
+        "Every stored secret opens with the first key alone: the keys after it can be "
+        "removed from every server (then restart them)."
     )
+
+
+def _people(emails):
+    return "1 person" if len(emails) == 1 else f"{len(emails)} people"

@@ -6,10 +6,15 @@ runs `flask --app ozyops reencrypt-secrets` (`reencrypt_stored_secrets`) so that
 ones can go.
 """
 
+from dataclasses import dataclass, field
+from datetime import timedelta
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError
+
+from .. import clock
 
 
 def box(keys_text):
@@ -53,19 +58,15 @@ def stored_secrets_unopened():
     keys, or an old key dropped after a rotation. Before `db upgrade` there is nothing to
     check (the pages say the database is not ready)."""
     from ..extensions import db
-    from ..models import User
 
-    sealed = or_(User.totp_secret.is_not(None), User.pending_totp_secret.is_not(None))
     try:
-        rows = db.session.execute(
-            select(User.email, User.totp_secret, User.pending_totp_secret).where(sealed)
-        ).all()
+        rows = _sealed_rows()
     except DBAPIError:
         db.session.rollback()
         return None
     unreadable = []
     multi = _box()
-    for email, *tokens in rows:
+    for _id, email, *tokens, _begun in rows:
         try:
             for token in filter(None, tokens):
                 multi.decrypt(token.encode())
@@ -83,43 +84,81 @@ def stored_secrets_unopened():
     )
 
 
-def reencrypt_stored_secrets():
-    """Seal every stored TOTP secret (set up, or pending) again with the first key, so that
-    the keys after it can be dropped. Returns (re-encrypted, already under the first key,
-    emails of the people whose secret no key opens).
+def reencrypt_stored_secrets(now):
+    """Seal every stored TOTP secret again with the first key, so that the keys after it
+    can be dropped. Returns a Reencrypted.
 
-    N.B. a row is written only if its secret is still the one read: someone who sets MFA
-    up or has it reset meanwhile keeps what they did (a server with the new key first
-    seals it with that key anyway). MultiFernet.rotate keeps each secret's timestamp."""
+    N.B. a setup in progress (Enable MFA clicked less than PENDING_ENROLMENT_MIN ago) is
+    left as it is: its page names it by its sealed text (mfa.setup_of), so sealed again it
+    would be refused as replaced. One whose time is over is cleared, as nothing can finish
+    it; so a run after the setups of now have ended leaves none. A row is written only if
+    its secret is still the one read (someone who sets MFA up or has it reset meanwhile
+    keeps what they did), and every row is read again at the end: `left` names whoever
+    still needs an older key (a setup in progress, or a secret sealed meanwhile by a server
+    whose first key is another). MultiFernet.rotate keeps each secret's timestamp."""
     from ..extensions import db
     from ..models import User
 
     multi = _box()
     first = Fernet(_keys(current_app.config["ENCRYPTION_KEYS"])[0])
-    done = already = 0
-    unreadable = {}
-    rows = db.session.execute(
-        select(User.id, User.email, User.totp_secret, User.pending_totp_secret).where(
-            or_(User.totp_secret.is_not(None), User.pending_totp_secret.is_not(None))
-        )
-    ).all()
-    for user_id, email, *tokens in rows:
-        for column, token in zip((User.totp_secret, User.pending_totp_secret), tokens, strict=True):
-            if token is None:
-                continue
-            try:
-                first.decrypt(token.encode())
-                already += 1
-                continue
-            except InvalidToken:
-                pass
-            try:
-                new = multi.rotate(token.encode()).decode()
-            except InvalidToken:
-                unreadable[email] = True
-                continue
-            done += db.session.execute(
-                update(User).where(User.id == user_id, column == token).values({column: new})
+    over = clock.naive(now) - timedelta(minutes=current_app.config["PENDING_ENROLMENT_MIN"])
+    done = Reencrypted()
+    for user_id, email, secret, pending, begun in _sealed_rows():
+        if pending and (begun is None or begun <= over):
+            done.cleared += db.session.execute(
+                update(User)
+                .where(User.id == user_id, User.pending_totp_secret == pending)
+                .values(pending_totp_secret=None, pending_totp_created_at=None)
             ).rowcount
+        if secret is None:
+            pass
+        elif _opens(first, secret):
+            done.already += 1
+        else:
+            try:
+                new = multi.rotate(secret.encode()).decode()
+            except InvalidToken:
+                done.unreadable.append(email)
+            else:
+                done.sealed += db.session.execute(
+                    update(User)
+                    .where(User.id == user_id, User.totp_secret == secret)
+                    .values(totp_secret=new)
+                ).rowcount
         db.session.commit()  # one person at a time: no lock held for long
-    return done, already, list(unreadable)
+    for _id, email, *tokens, _begun in _sealed_rows():
+        if any(t and not _opens(first, t) for t in tokens) and email not in done.unreadable:
+            done.left.append(email)
+    return done
+
+
+@dataclass
+class Reencrypted:
+    sealed: int = 0  # secrets sealed again with the first key
+    already: int = 0  # already under it
+    cleared: int = 0  # setups whose time was over
+    unreadable: list = field(default_factory=list)  # emails: no key opens their secret
+    left: list = field(default_factory=list)  # emails: a secret still needs an older key
+
+
+def _sealed_rows():
+    from ..extensions import db
+    from ..models import User
+
+    return db.session.execute(
+        select(
+            User.id,
+            User.email,
+            User.totp_secret,
+            User.pending_totp_secret,
+            User.pending_totp_created_at,
+        ).where(or_(User.totp_secret.is_not(None), User.pending_totp_secret.is_not(None)))
+    ).all()
+
+
+def _opens(fernet, token):
+    try:
+        fernet.decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True

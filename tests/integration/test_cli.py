@@ -1,12 +1,18 @@
 """The operator's CLI: clean one-line failures, never a traceback (SPEC §7)."""
 
+import re
+from datetime import timedelta
+
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
+from ozyops.clock import naive
 from ozyops.extensions import db
 from ozyops.models import AuditEvent, User
+from ozyops.security import totp
 
+SECURITY = "/settings/profile/security"
 OK_ACCOUNT = [
     "create-account",
     "--name",
@@ -239,31 +245,63 @@ class TestReencryptSecrets:
         app.config["ENCRYPTION_KEYS"] = f"{new},{old}"
         return new, old
 
-    def test_after_it_the_new_key_alone_opens_everything(self, runner, factory, app, browser):
+    def test_after_it_the_new_key_alone_opens_everything(
+        self, runner, factory, app, browser, clock
+    ):
         from ozyops.security import secretbox
 
         factory.user(email="pat@example.com", mfa=True)
         factory.user(email="sam@example.com", mfa=True)
-        enrolling = factory.user(email="lee@example.com")
+        given_up = factory.user(email="lee@example.com")  # clicked Enable MFA, went away
         with app.app_context():
-            db.session.get(User, enrolling.id).pending_totp_secret = secretbox.seal("ABC")
+            lee = db.session.get(User, given_up.id)
+            lee.pending_totp_secret = secretbox.seal("ABC")
+            lee.pending_totp_created_at = naive(clock.now - timedelta(minutes=16))
             db.session.commit()
         new, _old = self._rotate(app)
         r = runner.invoke(args=["reencrypt-secrets"])
         assert r.exit_code == 0, r.output
         assert (
-            "Re-encrypted 3 MFA secrets with the first key in ENCRYPTION_KEYS (0 already"
-            in r.output
+            "Re-encrypted 2 MFA secrets with the first key in ENCRYPTION_KEYS (0 already were; "
+            "1 unfinished MFA setups cleared)." in r.output
         )
+        assert "the keys after it can be removed" in r.output
         app.config["ENCRYPTION_KEYS"] = new  # the old key removed
         with app.app_context():
             assert secretbox.stored_secrets_unopened() is None
-            assert secretbox.open_(db.session.get(User, enrolling.id).pending_totp_secret) == "ABC"
         browser.login_with_code("pat@example.com")  # the code still checks
         assert browser.get("/dashboard").status_code == 200
         again = runner.invoke(args=["reencrypt-secrets"])
         assert again.exit_code == 0 and "Re-encrypted 0 MFA secrets" in again.output
-        assert "(3 already were)" in again.output
+        assert "(2 already were)" in again.output
+
+    def test_a_setup_in_progress_is_left_to_finish_and_said(
+        self, runner, factory, app, make_browser, clock
+    ):
+        """Its page names it by its sealed text: sealed again, it would be refused as
+        replaced, and the entry just scanned would be useless (a review's find)."""
+        factory.user(email="lee@example.com", kind="trades")
+        lee = make_browser()
+        lee.login("lee@example.com")
+        lee.get(SECURITY)
+        lee.post(SECURITY + "/enrol")
+        shown = lee.get(SECURITY)  # without JavaScript: the QR code, once
+        secret = re.search(r'id="setup-key"[^>]*>([A-Z2-7 ]+)<', shown.text)[1].replace(" ", "")
+        reload = lee.get(SECURITY)  # later: the code field, naming its setup
+        setup = re.search(r'name="setup" value="([^"]+)"', reload.text)[1]
+        self._rotate(app)
+        r = runner.invoke(args=["reencrypt-secrets"])
+        assert r.exit_code == 1
+        assert (
+            "The MFA secrets of 1 person (first: lee@example.com) still need an older key"
+            in r.output
+        )
+        assert "within 15 minutes" in r.output and "Traceback" not in r.output
+        code = totp.code_at(secret, clock.timestamp)
+        done = lee.post(SECURITY + "/verify", {"code": code, "setup": setup})
+        assert done.status_code == 200 and 'id="recovery-key"' in done.text  # finished
+        r = runner.invoke(args=["reencrypt-secrets"])
+        assert r.exit_code == 0 and "(1 already were)" in r.output  # sealed with the new key
 
     def test_a_secret_no_key_opens_is_named_and_the_others_are_done(self, runner, factory, app):
         from ozyops.security import secretbox
@@ -279,23 +317,23 @@ class TestReencryptSecrets:
         assert r.exit_code == 1
         assert "Re-encrypted 1 MFA secret with" in r.output
         assert "opens the MFA secrets of 1 person (first: sam@example.com)" in r.output
-        assert "Traceback" not in r.output
+        assert "Run this with the servers' keys" in r.output and "Traceback" not in r.output
         app.config["ENCRYPTION_KEYS"] = new
         with app.app_context():
             assert "sam@example.com" in secretbox.stored_secrets_unopened()
             assert "pat@example.com" not in secretbox.stored_secrets_unopened()
 
-    def test_a_secret_changed_meanwhile_is_left_as_it_became(
+    def test_a_secret_changed_meanwhile_is_left_as_it_became_and_checked(
         self, runner, factory, app, monkeypatch
     ):
-        """Someone who sets MFA up again while the command runs keeps their new secret."""
+        """Someone who sets MFA up again while the command runs keeps their new secret; one
+        sealed meanwhile by a server whose first key is the old one is still found."""
         from ozyops.security import secretbox
 
         pat = factory.user(email="pat@example.com", mfa=True)
-        self._rotate(app)
+        _new, old = self._rotate(app)
         box = secretbox._box
-        with app.app_context():
-            replaced = secretbox.seal("NEWSECRET")
+        replaced = Fernet(old).encrypt(b"NEWSECRET").decode()  # a server not yet restarted
 
         class Meanwhile:
             def __init__(self, multi):
@@ -312,8 +350,8 @@ class TestReencryptSecrets:
 
         monkeypatch.setattr(secretbox, "_box", lambda: Meanwhile(box()))
         r = runner.invoke(args=["reencrypt-secrets"])
-        assert r.exit_code == 0 and "Re-encrypted 0 MFA secrets" in r.output
+        assert r.exit_code == 1 and "Re-encrypted 0 MFA secrets" in r.output
+        assert "(first: pat@example.com) still need an older key" in r.output
         monkeypatch.undo()
         with app.app_context():
-            stored = db.session.get(User, pat.id).totp_secret
-            assert secretbox.open_(stored) == "NEWSECRET"
+            assert db.session.get(User, pat.id).totp_secret == replaced
