@@ -42,7 +42,9 @@ def create_app(test_config=None):
     sudo.init_app(app)
     errors.init_app(app)
     headers.init_app(app)
-    app.add_template_global(forms.focus_once)
+    forms.init_app(app)
+    app.add_template_global(sessions.seconds_to_end)
+    app.add_template_global(sessions.spoken_minutes)
     for bp in (main_bp, auth_bp, security_bp, team_bp, audit_bp):
         app.register_blueprint(bp)
     cli.init_app(app)

@@ -9,6 +9,10 @@ from wtforms.widgets import Input
 from wtforms.widgets.core import clean_key
 
 
+def init_app(app):
+    app.add_template_global(focus_once)
+
+
 def focus_once():
     """True the first time a page asks (the _macros.html `field` that takes the focus), then
     False: with several fields in error, the first has the focus and no other claims it too

@@ -115,16 +115,16 @@ def healthz():
 
 def _behind(version):
     """Whether the database's schema `version` is one this version's migrations go beyond:
-    neither their head nor one they do not know (a newer version's)."""
-    head, known = _migrations(current_app.extensions["migrate"].directory)
-    return version != head and version in known
+    neither a head of theirs nor one they do not know (a newer version's)."""
+    heads, known = _migrations(current_app.extensions["migrate"].directory)
+    return version in known and version not in heads
 
 
 @cache  # read once: the files do not change under a running server
 def _migrations(directory):
-    """This version's migrations: their head, and every revision they hold."""
+    """This version's migrations: their heads, and every revision they hold."""
     script = ScriptDirectory(directory)
-    return script.get_current_head(), frozenset(r.revision for r in script.walk_revisions())
+    return frozenset(script.get_heads()), frozenset(r.revision for r in script.walk_revisions())
 
 
 @bp.get("/dashboard")

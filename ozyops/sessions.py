@@ -158,6 +158,13 @@ def active_for(user_id, now):
     return [r for r in rows if not _idle_expired(r, clock.naive(now))]
 
 
+def seconds_to_end(session):
+    """How long `session` has until its absolute end (12 hours after signing in), for the
+    warning before it (base.html); 0 when it has no row yet."""
+    ends = session.meta.get("expires_at")
+    return max(0, int((ends - clock.utcnow()).total_seconds())) if ends else 0
+
+
 def sid_hash(session):
     return _hash(session.sid) if session.sid else None
 
@@ -168,7 +175,7 @@ def end_one(user_id, id_hash):
         conn.execute(delete(_table).where(_table.c.user_id == user_id, _table.c.id_hash == id_hash))
 
 
-def _spoken(minutes):
+def spoken_minutes(minutes):
     """15 → "15 minutes", 720 (the default outside healthcare) → "12 hours", 1 → "1 minute"."""
     count, unit = (
         (minutes // 60, "hour") if minutes >= 60 and minutes % 60 == 0 else (minutes, "minute")
@@ -214,7 +221,8 @@ class ServerSessionInterface(SessionInterface):
             with db.engine.begin() as conn:
                 conn.execute(_DELETE, {"h": row.id_hash})
             if row.user_id is not None and row.expires_at > now:
-                message = f"You were signed out after {_spoken(row.idle_minutes)} of inactivity."
+                idle = spoken_minutes(row.idle_minutes)
+                message = f"You were signed out after {idle} of inactivity."
                 return Session.anonymous({"_flashes": [("info", message)]})
             return Session.anonymous()
         meta = {

@@ -56,50 +56,66 @@
     announcing = setTimeout(function () { announcer.textContent = event.detail.value; }, 100);
   });
 
-  // The idle logoff (15 minutes in healthcare), said before it happens: two minutes ahead a
-  // dialog offers "Stay signed in", and at the logoff itself the tab goes to the login page,
-  // so a screen left unattended stops showing the practice's information (WCAG 2.2.1).
-  // N.B. the server counts any request as activity and ends the session between the idle
-  // time and 30 seconds later (sessions.TOUCH_EVERY); tabs tell each other of theirs
-  // through localStorage, so a tab left behind the one in use neither warns nor leaves.
+  // The end of a session, said before it comes (WCAG 2.2.1). Two minutes before the idle
+  // logoff (15 minutes in healthcare) a dialog offers "Stay signed in"; before the absolute
+  // end (12 hours after signing in), which nothing extends, it says so. At the end itself
+  // the tab goes to the login page, so a screen nobody watches stops showing the practice's
+  // information.
+  // N.B. the server counts every request as activity and ends an idle session between the
+  // idle time and 30 seconds later (sessions.TOUCH_EVERY). Requests this page does not
+  // see come from a link or a form (a download stays on the page), or from another tab,
+  // which says so through localStorage: otherwise a tab left behind would leave, or warn,
+  // too soon.
   var WARN_BEFORE = 2 * 60 * 1000;
   var GRACE = 35 * 1000;
+  var LONGEST_TIMER = 2147483647;  // setTimeout fires at once after a longer delay
   var SHARED = "ozyops:active";
 
-  function watchIdle() {
+  function watchSession() {
     var dialog = document.getElementById("idle-warning");
     if (!dialog || typeof dialog.showModal !== "function") return;
     var idle = Number(dialog.dataset.idleSeconds) * 1000;
-    var form = dialog.querySelector("form");
+    var warnAfter = Math.max(idle - WARN_BEFORE, idle / 2);  // a short idle time warns halfway
+    var endsIn = Number(dialog.dataset.endsIn) * 1000;
+    var end = endsIn > 0 ? Date.now() + endsIn : Infinity;
+    var stay = dialog.querySelector("form[data-stay]");
     var lastHere = Date.now();
     var timer = null;
+    var dismissed = false;  // the absolute end's notice, read and closed
 
     function lastActive() {
       var shared = 0;
       try { shared = Number(localStorage.getItem(SHARED)) || 0; } catch (e) { /* storage off */ }
       return Math.max(lastHere, shared);
     }
+    function later(ms) {
+      timer = setTimeout(check, Math.max(0, Math.min(ms, LONGEST_TIMER)));
+    }
     function check() {
       clearTimeout(timer);
       var now = Date.now();
       var since = lastActive();
-      if (now >= since + idle + GRACE) {
+      var ending = end <= since + idle;  // the absolute end comes first: staying cannot help
+      var endsAt = ending ? end : since + idle;
+      if (now >= endsAt + GRACE) {
         var here = location.pathname + location.search;
         location.assign(dialog.dataset.login + "?next=" + encodeURIComponent(here));
         return;
       }
-      if (now < since + idle - WARN_BEFORE) {
+      var warnAt = ending ? end - WARN_BEFORE : since + warnAfter;
+      if (now < warnAt || (ending && dismissed)) {
         if (dialog.open) dialog.close();
-        timer = setTimeout(check, since + idle - WARN_BEFORE - now);
+        later((now < warnAt ? warnAt : endsAt + GRACE) - now);
         return;
       }
       if (!dialog.open) {
-        var at = new Date(since + idle);
-        dialog.querySelector("[data-idle-at]").textContent =
-          at.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+        dialog.classList.toggle("ending", ending);
+        stay.hidden = ending;
+        dialog.querySelector("[data-idle-at]").textContent = new Date(endsAt)
+          .toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
         dialog.showModal();
       }
-      timer = setTimeout(check, since + idle + GRACE - now);
+      later(endsAt + GRACE - now);
     }
     function active() {
       lastHere = Date.now();
@@ -107,20 +123,30 @@
       check();
     }
 
-    // Escape means "I'm here" too: it stays, rather than closing the question unanswered.
+    // Escape means "I'm here": it stays, rather than closing the question unanswered. Before
+    // the absolute end it only closes the notice.
     dialog.addEventListener("cancel", function (event) {
+      if (stay.hidden) { dismissed = true; return; }
       event.preventDefault();
-      form.requestSubmit();
+      stay.requestSubmit();
+    });
+    dialog.querySelector("[data-dismiss]").addEventListener("click", function () {
+      dismissed = true;
+      dialog.close();
     });
     document.addEventListener("htmx:afterRequest", function (event) {
       if (event.detail.successful) active();
     });
+    document.addEventListener("click", function (event) {
+      if (event.target.closest && event.target.closest("a[href]")) active();
+    });
+    document.addEventListener("submit", active);
     window.addEventListener("storage", function (event) {
       if (event.key === SHARED) check();
     });
     active();
   }
 
-  document.addEventListener("DOMContentLoaded", function () { enhance(document); watchIdle(); });
+  document.addEventListener("DOMContentLoaded", function () { enhance(document); watchSession(); });
   document.addEventListener("htmx:load", function (event) { enhance(event.detail.elt); });
 })();

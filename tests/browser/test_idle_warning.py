@@ -7,6 +7,9 @@ The page's timers run on Playwright's fake clock, the server's on the test's inj
 clock: the two are moved forward together, and nothing sleeps.
 """
 
+import re
+
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PHONE
@@ -107,10 +110,69 @@ def test_a_tab_in_use_answers_for_the_others(page, clinic, clock):
     expect(warning(page)).to_be_hidden()
 
 
-def test_a_practice_with_the_12_hour_idle_time_is_warned_at_11_hours_58(page, factory, clock):
+def ending(page):
+    return page.get_by_role("dialog", name="Your session ends soon")
+
+
+@pytest.mark.settings(SESSION_MAX_AGE_MIN=20)
+def test_before_the_absolute_end_it_says_so_and_offers_no_stay(page, clinic, clock, shots):
+    """Nothing extends a session past its absolute end (12 hours; 20 minutes here): two
+    minutes ahead the page says to save and log in again, Continue closes the notice, and
+    the tab leaves at the end however busy it was (a review's find)."""
+    signed_in(page, clock)
+    idle(page, clock, 10)
+    page.reload()  # busy: the idle logoff moves to 25 minutes, after the end at 20
+    DashboardPage(page).arrive()
+    idle(page, clock, 7, 59)
+    expect(ending(page)).to_be_hidden()
+    idle(page, clock, 0, 2)
+    expect(ending(page)).to_be_visible()
+    expect(ending(page)).to_contain_text("A session lasts 20 minutes at most")
+    expect(ending(page)).to_contain_text("save what you are doing, then log in again")
+    expect(ending(page).get_by_role("button", name="Stay signed in")).to_have_count(0)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=shots / "session-ends-390.png")
+    assert overflow(page) <= 0
+    ending(page).get_by_role("button", name="Continue").click()
+    expect(ending(page)).to_be_hidden()
+    idle(page, clock, 2, 40)
+    page.wait_for_url(url("/login"))
+    expect(page.get_by_text("Signed in as")).to_have_count(0)
+
+
+def test_a_download_counts_as_being_there(page, factory, clock):
+    """A link that leaves the page where it is (the audit log's CSV) is a request the
+    server counts: the tab does not warn, or leave, before the idle time after it."""
+    factory.user(email="dana@example.com", kind="healthcare", mfa=True, role="owner")
+    signed_in(page, clock, email="dana@example.com")
+    page.goto("/settings/audit")
+    idle(page, clock, 10)
+    with page.expect_download():
+        page.get_by_role("link", name=re.compile("CSV")).click()
+    idle(page, clock, 10)
+    expect(warning(page)).to_be_hidden()  # 20 minutes after the page, 10 after the download
+    idle(page, clock, 3, 1)
+    expect(warning(page)).to_be_visible()
+
+
+def test_a_practice_with_the_12_hour_idle_time_is_told_before_11_hours_58(page, factory, clock):
+    """Idle time and absolute end are both 12 hours there: the absolute end comes first."""
     factory.user(email="pat@example.com", kind="law", mfa=True)
     signed_in(page, clock, email="pat@example.com")
     idle(page, clock, 60 * 11 + 57)
-    expect(warning(page)).to_be_hidden()
+    expect(ending(page)).to_be_hidden()
     idle(page, clock, 1, 1)
+    expect(ending(page)).to_be_visible()
+    expect(ending(page)).to_contain_text("A session lasts 12 hours at most")
+
+
+@pytest.mark.settings(IDLE_TIMEOUT_HEALTHCARE_MIN=1)
+def test_an_idle_time_under_two_minutes_warns_halfway(page, clinic, clock):
+    """Else the question would stand over every page from the moment it opened (a review)."""
+    signed_in(page, clock)
+    expect(warning(page)).to_be_hidden()
+    idle(page, clock, 0, 31)
     expect(warning(page)).to_be_visible()
+    with page.expect_response(url("/stay-signed-in")):
+        warning(page).get_by_role("button", name="Stay signed in").click()
+    expect(warning(page)).to_be_hidden()

@@ -130,12 +130,14 @@ def test_healthz_says_when_the_database_needs_db_upgrade(browser, app):
         return browser.get("/healthz")
 
     upgrade_first = {"status": "database schema out of date: run flask --app ozyops db upgrade"}
-    r = database_at(older)
-    assert r.status_code == 503 and r.json == upgrade_first
-    assert database_at("a_newer_versions_migration").json == {"status": "ok"}
-    assert database_at(head).json == {"status": "ok"}
-    with app.app_context():  # never upgraded at all: no version table
-        db.session.execute(text("DROP TABLE alembic_version"))
-        db.session.commit()
+    try:
+        r = database_at(older)
+        assert r.status_code == 503 and r.json == upgrade_first
+        assert database_at("a_newer_versions_migration").json == {"status": "ok"}
+        assert database_at(head).json == {"status": "ok"}
+    finally:  # never upgraded at all: no version table (and the next test stamps it again)
+        with app.app_context():
+            db.session.execute(text("DROP TABLE alembic_version"))
+            db.session.commit()
     r = browser.get("/healthz")
     assert r.status_code == 503 and r.json == upgrade_first

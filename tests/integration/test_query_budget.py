@@ -129,8 +129,8 @@ def test_a_sign_in_is_one_commit_and_a_page_one_read(browser, factory, app, monk
     # the session read, the code's single-use mark with the last sign-in time, the audit
     # entry and the session row's move to its new id
     assert len(statements) == 4, statements
-    # and none but the read asks for rows back (on PostgreSQL an insert returns its new id
-    # unless told not to; the audit entry's id is read by no one)
+    # and none but the read asks for rows back (on PostgreSQL, which this checks: there an
+    # insert returns its new id unless told not to; the audit entry's id is read by no one)
     assert not any("RETURNING" in s for s in statements), statements
     with counting(app) as statements:
         assert browser.get("/dashboard").status_code == 200

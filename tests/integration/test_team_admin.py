@@ -123,6 +123,8 @@ class TestSudoMode:
         assert 'name="credential"' in confirm.text and "Authentication code" in confirm.text
         r = browser.post(url, {}, htmx=True)
         assert r.status_code == 422 and "enter your authentication code" in r.text
+        # Asked for, not typed wrong: the field is not marked wrong (a review's find).
+        assert "aria-invalid" not in re.search(r'<input id="credential-[^>]*>', r.text)[0]
         r = browser.post(url, {"credential": "000000"}, htmx=True)
         assert r.status_code == 422 and "didn&#39;t work" in r.text
         # The field takes the focus and a screen reader reads the refusal with it.
