@@ -1,5 +1,6 @@
 """gunicorn.conf.py's defaults, read as gunicorn reads the file."""
 
+import gc
 import runpy
 from pathlib import Path
 
@@ -31,3 +32,12 @@ def test_workers_and_no_control_socket(monkeypatch):
     conf = settings(monkeypatch, OZYOPS_WORKERS="3")
     assert conf["workers"] == 3
     assert conf["control_socket_disable"] is True
+
+
+def test_each_worker_freezes_what_it_loaded(monkeypatch):
+    """So full collections skip the app's modules and templates (bench/README.md)."""
+    try:
+        settings(monkeypatch)["post_worker_init"](None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
