@@ -1,5 +1,5 @@
 """The operator's commands: `flask --app ozyops create-account | add-user | reset-mfa |
-password-link | audit-verify | reencrypt-secrets`.
+password-link | audit-verify | reencrypt-secrets | copy-database`.
 
 Bad input ends in one line on stderr and exit status 1 (click.ClickException), never a
 traceback.
@@ -23,6 +23,7 @@ def init_app(app):
         password_link_command,
         audit_verify_command,
         reencrypt_secrets_command,
+        copy_database_command,
     ):
         app.cli.add_command(command)
 
@@ -249,3 +250,34 @@ def reencrypt_secrets_command():
 
 def _people(emails):
     return "1 person" if len(emails) == 1 else f"{len(emails)} people"
+
+
+@click.command("copy-database")
+@with_appcontext
+@click.option(
+    "--to",
+    "target_url",
+    required=True,
+    help="The new database, e.g. postgresql://ozyops:PASSWORD@db-host/ozyops, already made "
+    "with `db upgrade`.",
+)
+def copy_database_command(target_url):
+    """Copy everything from this install's database into a new, empty one: the way from the
+    embedded SQLite file to PostgreSQL. Stop OzyOps first; then point OZYOPS_DATABASE_URL
+    at the new database, with the same SECRET_KEY and ENCRYPTION_KEYS."""
+    from .moving import MoveError, copy_database
+
+    try:
+        copied = copy_database(target_url)
+    except MoveError as e:
+        raise click.ClickException(str(e)) from None
+    rows = sum(copied.values())
+    click.echo(
+        f"Copied {rows} rows in {len(copied)} tables "
+        f"({copied.get('users', 0)} people, {copied.get('audit_events', 0)} audit entries)."
+    )
+    click.echo(
+        "Now set OZYOPS_DATABASE_URL to the new database, keep SECRET_KEY and "
+        "ENCRYPTION_KEYS as they are, and start OzyOps. Run `flask --app ozyops "
+        "audit-verify` there: the audit chain came along unchanged."
+    )

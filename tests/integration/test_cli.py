@@ -355,3 +355,71 @@ class TestReencryptSecrets:
         monkeypatch.undo()
         with app.app_context():
             assert db.session.get(User, pat.id).totp_secret == replaced
+
+
+@pytest.mark.postgres
+def test_copy_database_moves_an_embedded_install_to_postgresql(tmp_path):
+    """From the embedded SQLite file to PostgreSQL (found by an operator's walk: there was
+    no way): every row, ids and audit chain as they were, and new rows take new ids."""
+    from flask_migrate import stamp, upgrade
+    from sqlalchemy import func, text
+
+    from ozyops import accounts, audit, create_app
+    from ozyops.security import mfa
+    from ozyops.security.secretbox import open_, seal
+    from tests.conftest import PG_URL, SECRET
+
+    keys = Fernet.generate_key().decode()
+    settings = {"SECRET_KEY": "x", "ENCRYPTION_KEYS": keys, "TESTING": True}
+    source = create_app({**settings, "DATABASE_URL": f"sqlite:///{tmp_path}/ozyops.sqlite"})
+    target = create_app({**settings, "DATABASE_URL": PG_URL})
+    with target.app_context():  # an empty database at this version's schema
+        db.create_all()
+        stamp()
+        names = ", ".join(t.name for t in db.metadata.sorted_tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+    with source.app_context():
+        upgrade()
+        _, owner = accounts.create_account(
+            "Smile", "healthcare", "dana@example.com", "Dana", "copper kettle on a blue door"
+        )
+        sam = accounts.add_user(
+            "Smile", "sam@example.com", "Sam", "member", "seven quiet lanterns in march"
+        )
+        sam.totp_secret = seal(SECRET)
+        db.session.commit()
+        mfa.reset(sam, actor=owner, reason="new phone", via="team")
+        audit.seal(owner.account_id)
+        before = {t.name: db.session.execute(t.select()).all() for t in db.metadata.sorted_tables}
+    try:
+        r = source.test_cli_runner().invoke(args=["copy-database", "--to", PG_URL])
+        assert r.exit_code == 0, r.output
+        assert "(2 people," in r.output
+        with target.app_context():
+            for table in db.metadata.sorted_tables:
+                order = list(table.primary_key.columns)
+                rows = db.session.execute(table.select().order_by(*order)).all()
+                assert sorted(rows) == sorted(before[table.name]), table.name
+            assert audit.verify() is None  # the chain came along whole
+            people = db.session.scalar(select(func.count()).select_from(User))
+            _, lee = accounts.create_account(
+                "Bright", "law", "lee@example.com", "Lee", "violin under the harbour bridge"
+            )
+            assert lee.id == people + 1  # the sequence was moved past the copied ids
+            assert open_(seal("S")) == "S"
+        again = source.test_cli_runner().invoke(args=["copy-database", "--to", PG_URL])
+        assert again.exit_code == 1 and "The target database is not empty" in again.output
+    finally:
+        with target.app_context():
+            db.session.rollback()
+            db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+            db.engine.dispose()
+
+
+def test_copy_database_refuses_a_target_without_the_schema(runner, tmp_path):
+    r = runner.invoke(args=["copy-database", "--to", f"sqlite:///{tmp_path}/new.sqlite"])
+    assert r.exit_code == 1 and "has no schema: run `flask --app ozyops db upgrade`" in r.output
+    r = runner.invoke(args=["copy-database", "--to", "not a url"])
+    assert r.exit_code == 1 and "Not a database URL" in r.output and "Traceback" not in r.output

@@ -1,0 +1,79 @@
+"""Moving an install's data to another database: from the embedded SQLite file to
+PostgreSQL, when a practice outgrows one machine (`flask --app ozyops copy-database`)."""
+
+from sqlalchemy import create_engine, func, insert, inspect, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from .extensions import db
+
+BATCH = 1000  # rows per INSERT: the audit log may hold many
+
+
+class MoveError(ValueError):
+    """The target cannot take the data; nothing was written."""
+
+
+def copy_database(target_url):
+    """Copy every row of this app's database into the one at `target_url`, which must hold
+    the same schema (`db upgrade` run against it) and no rows. One transaction: on any
+    error the target is left as it was. Returns {table name: rows copied}.
+
+    N.B. ids are copied as they are (sessions, links and the audit chain name rows by id),
+    so PostgreSQL's sequences are then moved past the highest, or the next row made there
+    would take an id already used."""
+    try:
+        target = create_engine(target_url)
+    except (SQLAlchemyError, ValueError) as e:
+        raise MoveError(f"Not a database URL OzyOps can use: {e}") from None
+    source = db.engine
+    try:
+        with source.connect() as src, target.begin() as dst:
+            _check_target(src, dst)
+            copied = {}
+            for table in db.metadata.sorted_tables:  # a row's parents before it
+                rows = src.execute(select(table).order_by(*table.primary_key.columns))
+                copied[table.name] = 0
+                while batch := rows.mappings().fetchmany(BATCH):
+                    dst.execute(insert(table), [dict(r) for r in batch])
+                    copied[table.name] += len(batch)
+                if dst.dialect.name == "postgresql":
+                    _move_sequences(dst, table)
+            return copied
+    except SQLAlchemyError as e:
+        cause = getattr(e, "orig", None) or e
+        raise MoveError(f"The copy failed and was undone: {cause}") from None
+    finally:
+        target.dispose()
+
+
+def _check_target(src, dst):
+    version = text("SELECT version_num FROM alembic_version")
+    if not inspect(dst).has_table("alembic_version"):
+        raise MoveError(
+            "The target database has no schema: run `flask --app ozyops db upgrade` with "
+            "OZYOPS_DATABASE_URL set to it first."
+        )
+    if dst.execute(version).scalar() != src.execute(version).scalar():
+        raise MoveError(
+            "The two databases are at different schema versions: run `flask --app ozyops "
+            "db upgrade` against both first."
+        )
+    for table in db.metadata.sorted_tables:
+        if dst.execute(select(func.count()).select_from(table)).scalar():
+            raise MoveError(f"The target database is not empty (table {table.name}).")
+
+
+def _move_sequences(dst, table):
+    for column in table.primary_key.columns:
+        if not column.autoincrement or column.type.python_type is not int:
+            continue
+        highest = func.max(column)
+        dst.execute(
+            select(
+                func.setval(
+                    func.pg_get_serial_sequence(table.name, column.name),
+                    func.coalesce(highest, 1),
+                    highest.is_not(None),  # none yet: the next id is 1
+                )
+            ).select_from(table)
+        )
