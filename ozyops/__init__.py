@@ -37,14 +37,12 @@ def create_app(test_config=None):
     app.url_map.converters["id"] = RowIdConverter
     extensions.init_app(app)
     sso.init_app(app)
-    app.session_interface = sessions.ServerSessionInterface()
+    sessions.init_app(app)
     guard.init_app(app)
     sudo.init_app(app)
     errors.init_app(app)
     headers.init_app(app)
     forms.init_app(app)
-    app.add_template_global(sessions.seconds_to_end)
-    app.add_template_global(sessions.spoken_minutes)
     for bp in (main_bp, auth_bp, security_bp, team_bp, audit_bp):
         app.register_blueprint(bp)
     cli.init_app(app)

@@ -99,14 +99,14 @@ def healthz():
     to it. A database *ahead* of this version (the old servers of a rolling upgrade, once
     the new one has migrated it) is not a reason: migrations add, so the old code runs."""
     try:
-        db.session.execute(text("SELECT 1"))
+        version = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except SQLAlchemyError:
         db.session.rollback()
-        return {"status": "database unavailable"}, 503
-    try:
-        version = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except SQLAlchemyError:  # no such table: the schema was never made
-        db.session.rollback()
+        try:  # the database answers, and has no schema yet?
+            db.session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            db.session.rollback()
+            return {"status": "database unavailable"}, 503
         version = None
     if version is None or _behind(version):
         return {"status": "database schema out of date: run flask --app ozyops db upgrade"}, 503

@@ -98,6 +98,13 @@ class Session(CallbackDict, SessionMixin):
         return bool(self.meta.get("user_id")) or any(k != CSRF_KEY for k in self)
 
 
+def init_app(app):
+    app.session_interface = ServerSessionInterface()
+    # For base.html's warning before the session ends.
+    app.add_template_global(seconds_to_end)
+    app.add_template_global(spoken_minutes)
+
+
 def authenticate(session, user, idle_minutes, now):
     """Turn `session` into a fresh signed-in session for `user`, with a new id."""
     session.clear()

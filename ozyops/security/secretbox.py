@@ -110,11 +110,9 @@ def reencrypt_stored_secrets(now):
                 .where(User.id == user_id, User.pending_totp_secret == pending)
                 .values(pending_totp_secret=None, pending_totp_created_at=None)
             ).rowcount
-        if secret is None:
-            pass
-        elif _opens(first, secret):
+        if secret is not None and _opens(first, secret):
             done.already += 1
-        else:
+        elif secret is not None:
             try:
                 new = multi.rotate(secret.encode()).decode()
             except InvalidToken:
