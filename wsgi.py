@@ -3,11 +3,16 @@
 import sys
 
 from ozyops import create_app
+from ozyops.config import ConfigError
 from ozyops.security.secretbox import stored_secrets_unopened
 
-app = create_app()
-with app.app_context():
-    problem = stored_secrets_unopened()
+try:
+    app = create_app()
+except ConfigError as error:
+    problem = error.message
+else:
+    with app.app_context():
+        problem = stored_secrets_unopened()
 if problem:
     print(problem, file=sys.stderr)
     # N.B. 3 is gunicorn's "worker failed to boot": it stops, instead of starting worker

@@ -28,7 +28,7 @@ def create_app(test_config=None):
     from .team.audit_log import bp as audit_bp
     from .team.views import bp as team_bp
 
-    proxies = int(app.config["TRUSTED_PROXIES"])
+    proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         # N.B. trust exactly as many X-Forwarded-* hops as there are proxies we run, so a
         # client cannot pick its own address for audit entries and rate limits.

@@ -7,8 +7,13 @@ so there is never a literal key in source and a restart keeps everyone signed in
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import click
 from cryptography.fernet import Fernet
+from limits import parse_many
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from .security import secretbox
 
@@ -42,6 +47,22 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
 }
 
+# (key, lowest, highest): the settings that are whole numbers.
+_WHOLE_NUMBERS = (
+    *((key, 1, 525_600) for key in DEFAULTS if key.endswith("_MIN")),  # up to a year
+    ("TRUSTED_PROXIES", 0, 10),
+    ("MAIL_PORT", 1, 65_535),
+    ("MAX_CONTENT_LENGTH", 1024, 16 * 1024 * 1024),
+)
+# The Redis URLs Flask-Limiter's storage (the limits package) takes.
+_REDIS_SCHEMES = ("redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
+
+
+class ConfigError(click.ClickException):
+    """A setting OzyOps cannot run with, found at start-up rather than as a 500 in
+    someone's sign-in. A ClickException: every `flask --app ozyops` command prints it as
+    one line and exits 1; wsgi.py prints it and stops gunicorn."""
+
 
 def load(app, test_config=None):
     """Fill `app.config` in order of precedence; tests pass `test_config` instead of files/env."""
@@ -59,11 +80,11 @@ def load(app, test_config=None):
         app.config["ENCRYPTION_KEYS"] = _instance_secret(
             app, "encryption_keys", Fernet.generate_key().decode()
         )
-    secretbox.box(app.config["ENCRYPTION_KEYS"])
     url = app.config.get("DATABASE_URL") or (
         "sqlite:///" + os.path.join(app.instance_path, "ozyops.sqlite")
     )
     app.config["SQLALCHEMY_DATABASE_URI"] = _with_psycopg3(url)
+    _check(app.config)
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "ozyops-memory://"
     # N.B. a Redis that does not answer raises limits' own StorageError, which errors.py
     # answers with a 503: posts that carry a password or a code fail closed.
@@ -71,6 +92,51 @@ def load(app, test_config=None):
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     # N.B. said for every app: Flask-Limiter's one Limiter otherwise keeps the last app's.
     app.config.setdefault("RATELIMIT_ENABLED", True)
+
+
+def _check(config):
+    """ConfigError for the first setting that is not usable, named as SPEC §7 names it.
+    N.B. no secret is repeated in a message: not a key, not a database password."""
+    for key, lowest, highest in _WHOLE_NUMBERS:
+        value = config[key]
+        if isinstance(value, str) and value.strip().isdigit():  # "1" in instance/config.py
+            value = config[key] = int(value)
+        if type(value) is not int or not lowest <= value <= highest:
+            raise ConfigError(
+                f"{key} must be a whole number from {lowest} to {highest}, not {value!r}."
+            )
+    try:
+        parse_many(str(config["LOGIN_RATE_LIMIT"]))
+    except ValueError:
+        raise ConfigError(
+            f"LOGIN_RATE_LIMIT must be a rate such as '30 per minute', not "
+            f"{config['LOGIN_RATE_LIMIT']!r}."
+        ) from None
+    try:
+        secretbox.box(config["ENCRYPTION_KEYS"])
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    redis = config.get("REDIS_URL")
+    if redis and urlsplit(redis).scheme not in _REDIS_SCHEMES:
+        raise ConfigError("REDIS_URL must be a Redis URL such as redis://127.0.0.1:6379/0.")
+    _check_database(config["SQLALCHEMY_DATABASE_URI"])
+
+
+def _check_database(uri):
+    """A URL SQLAlchemy can parse, whose Python driver is installed."""
+    try:
+        url = make_url(uri)
+        url.get_dialect().import_dbapi()
+    except ArgumentError:
+        raise ConfigError(
+            "DATABASE_URL must be a database URL such as postgresql://user@host/ozyops."
+        ) from None
+    except ImportError as error:
+        raise ConfigError(
+            f"DATABASE_URL asks for {url.drivername}, whose Python driver ({error.name}) is "
+            "not installed. For PostgreSQL write postgresql://user@host/ozyops: psycopg 3 "
+            "comes with OzyOps."
+        ) from None
 
 
 def _private_folder(folder):
