@@ -11,7 +11,7 @@ from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from . import htmx
+from . import htmx, schema
 from .auth.signin import safe_next
 from .extensions import db
 
@@ -102,7 +102,11 @@ def http_error(error):
 
 def _server_error(error):
     db.session.rollback()
-    if isinstance(getattr(error, "original_exception", None), DBAPIError):
+    original = getattr(error, "original_exception", None)
+    if isinstance(original, DBAPIError):
+        if schema.missing_from(original) and schema.state() == schema.BEHIND:
+            current_app.logger.error("%s", schema.BEHIND)
+            return _unavailable(cause="schema")
         return _unavailable()
     return _render(500, *MESSAGES[500])
 
@@ -137,7 +141,8 @@ def _limits_unavailable(error):
 
 
 def _unavailable(cause="database"):
-    """The database does not answer (or, `cause="limits"`, the rate-limit store): a plain
+    """The database does not answer (`cause="schema"`: it has not been brought up to this
+    version yet; `"limits"`: the rate-limit store does not answer): a plain
     503 page that needs nothing from it (no signed-in navigation, no session), so sign-in
     fails closed and says why."""
     # Straight from the Jinja environment: Flask's context processors would reach for the

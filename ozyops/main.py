@@ -1,12 +1,8 @@
 """The front door: `/`, first-run `/setup`, and the dashboard."""
 
-from functools import cache
-
-from alembic.script import ScriptDirectory
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -15,14 +11,11 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
-from . import htmx
+from . import htmx, schema
 from .accounts import AccountError, any_account_exists, create_account
-from .extensions import db
 from .models import KINDS
 
 bp = Blueprint("main", __name__)
@@ -96,35 +89,9 @@ def healthz():
 
     N.B. a server started before `db upgrade` (a new install, or a new version whose
     migration has not run) answers every page with a 503: a balancer must not send people
-    to it. A database *ahead* of this version (the old servers of a rolling upgrade, once
-    the new one has migrated it) is not a reason: migrations add, so the old code runs."""
-    try:
-        version = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except SQLAlchemyError:
-        db.session.rollback()
-        try:  # the database answers, and has no schema yet?
-            db.session.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            db.session.rollback()
-            return {"status": "database unavailable"}, 503
-        version = None
-    if version is None or _behind(version):
-        return {"status": "database schema out of date: run flask --app ozyops db upgrade"}, 503
-    return {"status": "ok"}
-
-
-def _behind(version):
-    """Whether the database's schema `version` is one this version's migrations go beyond:
-    neither a head of theirs nor one they do not know (a newer version's)."""
-    heads, known = _migrations(current_app.extensions["migrate"].directory)
-    return version in known and version not in heads
-
-
-@cache  # read once: the files do not change under a running server
-def _migrations(directory):
-    """This version's migrations: their heads, and every revision they hold."""
-    script = ScriptDirectory(directory)
-    return frozenset(script.get_heads()), frozenset(r.revision for r in script.walk_revisions())
+    to it."""
+    status = schema.state()
+    return {"status": status}, 200 if status == schema.READY else 503
 
 
 @bp.get("/dashboard")

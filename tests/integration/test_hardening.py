@@ -222,6 +222,44 @@ def test_database_unavailable_answers_503_and_fails_closed(down, clock):
     assert "<html" not in r.text and "database is not answering" in r.text
 
 
+def test_a_database_not_yet_upgraded_says_so_on_every_page(tmp_path, caplog):
+    """A server started before `db upgrade` (a new version, its migration not yet run)
+    used to say its database was not answering: the operator looked in the wrong place
+    (found by an operator's walk). The log says what to run."""
+    app = create_app(
+        {
+            "SECRET_KEY": "k",
+            "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/not-upgraded.sqlite",
+        }
+    )
+    client = app.test_client()
+    client.set_cookie("ozyops_session", "a" * 43)
+    for path in ("/", "/dashboard", "/settings/team"):
+        r = client.get(path)
+        assert r.status_code == 503 and "OzyOps is being updated" in r.text, path
+        assert "Retry-After" in r.headers
+    assert "database schema out of date: run flask --app ozyops db upgrade" in caplog.text
+    r = client.get("/dashboard", headers={"HX-Request": "true"})
+    assert r.status_code == 503 and r.headers["HX-Retarget"] == "#alerts"
+    assert "<html" not in r.text and "OzyOps is being updated" in r.text
+
+
+def test_only_a_missing_table_or_column_is_taken_for_a_schema_behind():
+    """So a database that does not answer is not asked twice more per request."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from ozyops import schema
+
+    class UndefinedTable(Exception):
+        sqlstate = "42P01"
+
+    assert schema.missing_from(ProgrammingError("SELECT", {}, UndefinedTable("no relation")))
+    assert schema.missing_from(OperationalError("SELECT", {}, Exception("no such table: users")))
+    refused = OperationalError("SELECT", {}, Exception("connection refused"))
+    assert not schema.missing_from(refused)
+
+
 @pytest.mark.settings(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
 def test_rate_limit_store_unavailable_answers_503_and_fails_closed(browser, factory, caplog):
     user = factory.user(kind="law")
