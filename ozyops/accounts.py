@@ -29,13 +29,19 @@ def normalize_email(raw):
         raise AccountError("Enter a valid email address.", "email") from None
 
 
+# Unicode's explicit direction controls (embeddings, overrides, isolates). In a name they
+# reorder what is shown after them, on the team page and in the audit log: "Sam \u202eMA"
+# shows as "Sam AM". Right-to-left names need none of them.
+_DIRECTION_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def clean_name(raw, what="a name"):
     """A display name: trimmed, 1-120 characters, no control characters (they would break
-    a CSV export or, for NUL, PostgreSQL)."""
+    a CSV export or, for NUL, PostgreSQL) and no direction controls."""
     name = (raw or "").strip()
     if not name or len(name) > 120:
         raise AccountError(f"Enter {what} (at most 120 characters).", "name")
-    if any(unicodedata.category(c) == "Cc" for c in name):
+    if any(unicodedata.category(c) == "Cc" or c in _DIRECTION_CONTROLS for c in name):
         raise AccountError(f"Enter {what} without control characters.", "name")
     return name
 

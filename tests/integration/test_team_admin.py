@@ -415,6 +415,9 @@ def test_add_member_with_an_error_focuses_that_field(browser, clinic):
         ("Dup", "sam@example.com", "email", "is already on your team"),
         ("Someone", "not an address", "email", "Enter a valid email address."),
         ("Tab\there", "new@example.com", "name", "without control characters"),
+        # Shown as "Sam AM" (a right-to-left override): passing for someone else.
+        ("Sam \u202eMA", "new@example.com", "name", "without control characters"),
+        ("Dana \u2067x\u2069", "new@example.com", "name", "without control characters"),
     ],
 )
 def test_add_member_shows_a_refusal_at_the_field_it_is_about(
