@@ -977,7 +977,10 @@ def test_an_invitation_typed_wrong_is_corrected_before_they_join(
     sent_to_the_typo = re.search(r'id="invitation-link"[^>]*>([^<]+)<', r.text).group(1)
     nia = user_by_email(app, "nia@exmaple.com")
     page = f"{TEAM}/{nia.id}"
-    assert "Save name and email" in browser.get(page).text
+    card = browser.get(page).text
+    assert "Save name and email" in card
+    # Where to make the new link, said by a link to it rather than by "below" (WCAG 1.3.3).
+    assert re.search(r'under\s+<a href="#password">Password</a>', card) and 'id="password"' in card
     fix = {"name": "Nia New", "email": "Nia@Example.com"}
     r = browser.post(f"{page}/invitation", fix, page=page)
     assert r.status_code == 303 and r.headers["Location"] == page
