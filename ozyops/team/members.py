@@ -85,17 +85,19 @@ def correct_invitation(actor, target, name, email, now):
 
 def reset_mfa(actor, target):
     """Settings > Team > Reset MFA: they log in with their password and set MFA up again.
-    Returns what to tell the person who clicked Confirm."""
-    if mfa.reset(target, actor=actor, via="team"):
+    Returns whether anything was reset (see `reset_notice`)."""
+    return mfa.reset(target, actor=actor, via="team")
+
+
+def reset_notice(target, reset):
+    """What to tell the person who clicked Confirm. N.B. a second click, another admin
+    first, or a page left open resets nothing: said so, not "was reset"."""
+    if reset:
         return (
             f"MFA for {target.name} was reset. They can log in with their password and set "
             "it up again."
         )
-    # A second click, another admin first, or a page left open: say so, not "was reset".
-    return NOTHING_TO_RESET.format(name=target.name)
-
-
-NOTHING_TO_RESET = "MFA for {name} is already off: there was nothing to reset."
+    return f"MFA for {target.name} is already off: there was nothing to reset."
 
 
 def change_role(actor, target, role):

@@ -128,21 +128,23 @@ def reset_mfa(user_id):
     target = _target(user_id)
     _require("reset_mfa", target)
     form = SudoForm()
-    error = message = None
+    error = reset = None
     # Started from the member's page (Manage > Reset MFA): back there, not to the list.
     from_member = request.values.get("from") == "member"
     back = url_for("team.show_member", user_id=target.id) if from_member else None
     if request.method == "GET" and not target.has_mfa_to_reset:
-        # A page left open, or reloaded after Confirm: nothing to confirm.
-        message = members.NOTHING_TO_RESET.format(name=target.name)
+        reset = False  # a page left open, or reloaded after Confirm: nothing to confirm
     elif request.method == "POST" and form.validate_on_submit():
         error = sudo.refusal(current_user, form.credential.data, clock.now())
         if error is None:
-            message = members.reset_mfa(current_user, target)
-    if message:
+            reset = members.reset_mfa(current_user, target)
+    if reset is not None:
+        notice = members.reset_notice(target, reset)
         if htmx.is_htmx():
-            return htmx.render("team/_row.html", "team/_row.html", m=target, notice=message)
-        flash(message, "info")
+            return htmx.render(
+                "team/_row.html", "team/_row.html", m=target, notice=notice, reset=reset
+            )
+        flash(notice, "info")
         return redirect(back or url_for("team.show_team"), code=303)
     status = 422 if request.method == "POST" else 200
     return htmx.render(

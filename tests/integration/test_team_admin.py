@@ -68,7 +68,8 @@ def test_reset_mfa_confirmation_names_the_person_then_resets_in_place(
     assert f'id="member-{clinic["member"].id}"' in r.text
     assert "Required — not set up" in r.text and "was reset" in r.text
     row, after = r.text.split("</tr>")
-    assert "was reset" not in row  # the message goes to the page's messages (#alerts):
+    assert "was reset" not in row  # the message goes to the page's messages (#alerts),
+    assert '<span class="badge">Reset just now</span>' in row  # the row says it in brief
     assert '<div id="alerts" hx-swap-oob="innerHTML">' in after and "was reset" in after
     reset = user(app, clinic["member"])
     assert reset.totp_secret is None and reset.recovery_key_hash is None
@@ -447,6 +448,8 @@ def test_reset_mfa_acts_on_what_its_button_is_for(browser, clinic, app):
     url = f"{TEAM}/{clinic['member'].id}/reset-mfa"
     assert browser.post(url, {}, page=TEAM).status_code == 303
     assert "nothing to reset" in browser.get(TEAM).text
+    row = browser.post(url, {}, htmx=True).text.split("</tr>")[0]
+    assert '<span class="badge">Already off</span>' in row
     assert events(app, "mfa_reset") == []
 
 
