@@ -242,7 +242,9 @@ def verify_enrolment():
     if not check.ok:
         return _panel(state="enrolling", form=form, status=422, error=check.message, **again)
     session.pop(ENROLLING, None)
-    return _panel(state="key", recovery_key=key)
+    # N.B. the page's messages above the panel are about before ("set up MFA on your new
+    # device now", after a recovery key): for htmx, which swaps only the panel, they go.
+    return _panel(state="key", recovery_key=key, clear_alerts=htmx.is_htmx())
 
 
 EXPIRED = (

@@ -248,6 +248,9 @@ def test_lost_phone_recovery_key_signs_in_once(any_page, factory, clock):
     # Set up the new phone; its enrolment gives a new recovery key.
     _, new_key = enrol_with_setup_key(security, clock)
     assert new_key != RECOVERY_KEY
+    # "Set up MFA now" and "your recovery key no longer works" are over, and must not sit
+    # above the new key (found by a walk of the help article).
+    expect(security.status("Set up MFA on your new device now")).to_have_count(0)
 
     # Later, the old key does not work again; the new one does.
     login = security.log_out()

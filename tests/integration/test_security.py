@@ -288,6 +288,8 @@ def test_right_code_enables_mfa_and_shows_the_recovery_key_once(browser, pat, ap
     assert "I have saved my recovery key" in r.text
     assert "As the owner, contact support@ozyops.com" in r.text  # pat is an owner
     assert r.headers["Cache-Control"] == "no-store"
+    # The page's earlier messages (above the panel htmx swaps) are about before: they go.
+    assert ('<div id="alerts" hx-swap-oob="innerHTML"></div>' in r.text) == htmx
     page = browser.get(PAGE)
     assert key not in page.text and "MFA is <strong>on</strong>" in page.text
     assert ">Enable MFA</button>" not in page.text
