@@ -199,12 +199,16 @@ def login_recovery():
             return redirect(url_for("auth.login"), code=303)
     elif lock := mfa.locked(user, now, kind="recovery_key"):  # said before a key is typed
         error = lock.message
-    return _recovery_page(form, error, 422 if request.method == "POST" else 200)
+    return _recovery_page(form, error, user, 422 if request.method == "POST" else 200)
 
 
-def _recovery_page(form, error, status):
+def _recovery_page(form, error, user, status):
     return render_template(
-        "auth/recovery.html", form=form, error=error, lost_both=mfa.lost_both()
+        "auth/recovery.html",
+        form=form,
+        error=error,
+        lost_both=mfa.lost_both(),
+        pending_email=user.email,
     ), status
 
 
@@ -225,7 +229,7 @@ def _too_many_attempts(error):
         if (user := signin.pending_user()) is not None:
             if request.endpoint == "auth.login_mfa":
                 return _code_page(CodeForm(), text, user, 429)
-            return _recovery_page(RecoveryForm(), text, 429)
+            return _recovery_page(RecoveryForm(), text, user, 429)
     return errors.http_error(error)
 
 

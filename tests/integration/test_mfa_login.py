@@ -437,6 +437,7 @@ def test_recovery_key_logs_in_once_and_leads_to_setup(browser, make_browser, doc
     browser.login(doc.email)
     page = browser.get("/login/recovery")
     assert 'name="recovery_key"' in page.text and ">Verify</button>" in page.text
+    assert f"Signing in as <strong>{doc.email}</strong>" in page.text  # as the code step says
     r = browser.post("/login/recovery", {"recovery_key": RECOVERY_KEY.lower().replace("-", " ")})
     assert r.status_code == 303 and r.headers["Location"] == "/settings/profile/security"
     page = browser.get(r.headers["Location"])
