@@ -65,6 +65,20 @@ def record(event, *, account_id=None, actor=None, target=None, **details):
         db.session.info.setdefault(_PENDING, set()).add(account_id)
 
 
+def latest(target, events):
+    """`target`'s newest entry among `events`, or None."""
+    return db.session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.account_id == target.account_id,
+            AuditEvent.target_id == target.id,
+            AuditEvent.event.in_(events),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+
+
 # N.B. inline: no RETURNING of the new entry's id, which nothing reads (on PostgreSQL a
 # single-row insert asks for it by default): one result fewer to build on every sign-in.
 _INSERT = insert(_events).inline()

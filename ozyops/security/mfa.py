@@ -475,6 +475,20 @@ RESET_VALUES = {
 }
 
 
+def reset_that_left_it_off(user):
+    """The audit entry of the reset that turned `user`'s MFA off, when nothing has changed
+    it since, else None: the Security page says who did it and when. N.B. after a reset
+    the person's sessions end and they find their codes refused with no word why; where
+    no mail server is set up, this is the only place they learn it."""
+    if user.mfa_enabled:
+        return None
+    entry = audit.latest(user, _MFA_CHANGES)
+    return entry if entry is not None and entry.event == "mfa_reset" else None
+
+
+_MFA_CHANGES = ("mfa_enabled", "mfa_disabled", "mfa_reset", "recovery_key_used")
+
+
 def reset(target, actor, reason=None, via="team"):
     """Clear `target`'s authenticator, recovery key and lock, and end their sessions.
 

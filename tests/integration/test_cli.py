@@ -164,6 +164,9 @@ def test_reset_mfa_clears_mfa_ends_sessions_and_is_audited(runner, factory, make
     b = make_browser()
     assert b.login(user.email).headers["Location"] == "/dashboard"
     assert b.get("/dashboard").headers["Location"] == "/settings/profile/security"
+    page = b.get("/settings/profile/security").text
+    assert "Whoever runs OzyOps for your practice reset your MFA on" in page
+    assert re.search(r"tell\s+them\.", page)  # they did it: an owner has no one else
 
 
 def test_password_link_lets_an_owner_back_in_and_mfa_still_applies(
