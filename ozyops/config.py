@@ -47,9 +47,14 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
 }
 
+_YEAR = 525_600  # minutes
 # (key, lowest, highest): the settings that are whole numbers.
 _WHOLE_NUMBERS = (
-    *((key, 1, 525_600) for key in DEFAULTS if key.endswith("_MIN")),  # up to a year
+    ("IDLE_TIMEOUT_HEALTHCARE_MIN", 1, _YEAR),
+    ("IDLE_TIMEOUT_MIN", 1, _YEAR),
+    ("SESSION_MAX_AGE_MIN", 1, _YEAR),
+    ("PENDING_LOGIN_MIN", 1, _YEAR),
+    ("PENDING_ENROLMENT_MIN", 1, _YEAR),
     ("TRUSTED_PROXIES", 0, 10),
     ("MAIL_PORT", 1, 65_535),
     ("MAX_CONTENT_LENGTH", 1024, 16 * 1024 * 1024),
@@ -83,7 +88,7 @@ def load(app, test_config=None):
     url = app.config.get("DATABASE_URL") or (
         "sqlite:///" + os.path.join(app.instance_path, "ozyops.sqlite")
     )
-    app.config["SQLALCHEMY_DATABASE_URI"] = _with_psycopg3(url)
+    app.config["SQLALCHEMY_DATABASE_URI"] = _with_psycopg3(str(url))  # _check says if it is not
     _check(app.config)
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "ozyops-memory://"
     # N.B. a Redis that does not answer raises limits' own StorageError, which errors.py
@@ -99,7 +104,7 @@ def _check(config):
     N.B. no secret is repeated in a message: not a key, not a database password."""
     for key, lowest, highest in _WHOLE_NUMBERS:
         value = config[key]
-        if isinstance(value, str) and value.strip().isdigit():  # "1" in instance/config.py
+        if isinstance(value, str) and value.strip().isdecimal():  # "1" in instance/config.py
             value = config[key] = int(value)
         if type(value) is not int or not lowest <= value <= highest:
             raise ConfigError(
@@ -113,13 +118,21 @@ def _check(config):
             f"{config['LOGIN_RATE_LIMIT']!r}."
         ) from None
     try:
-        secretbox.box(config["ENCRYPTION_KEYS"])
+        secretbox.box(_text(config, "ENCRYPTION_KEYS"))
     except ValueError as error:
         raise ConfigError(str(error)) from None
     redis = config.get("REDIS_URL")
-    if redis and urlsplit(redis).scheme not in _REDIS_SCHEMES:
+    if redis and urlsplit(_text(config, "REDIS_URL")).scheme not in _REDIS_SCHEMES:
         raise ConfigError("REDIS_URL must be a Redis URL such as redis://127.0.0.1:6379/0.")
     _check_database(config["SQLALCHEMY_DATABASE_URI"])
+
+
+def _text(config, key):
+    """`config[key]`, which must be text: OZYOPS_REDIS_URL=6379 arrives as a number."""
+    value = config[key]
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} must be text, not {type(value).__name__}.")
+    return value
 
 
 def _check_database(uri):
@@ -127,7 +140,7 @@ def _check_database(uri):
     try:
         url = make_url(uri)
         url.get_dialect().import_dbapi()
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError(
             "DATABASE_URL must be a database URL such as postgresql://user@host/ozyops."
         ) from None

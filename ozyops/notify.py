@@ -115,7 +115,7 @@ def _deliver(user, what, body):
     msg.set_content(body)
     admission.give_way()  # an email server may take seconds to answer
     try:
-        with smtplib.SMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=10) as smtp:
+        with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10) as smtp:
             if config.get("MAIL_USE_TLS"):
                 smtp.starttls(context=ssl.create_default_context())  # verifies the server
             if config.get("MAIL_USERNAME"):

@@ -160,7 +160,7 @@ def complete(user, method, second_factor=None):
     """Start a fresh authenticated session for `user` (new id: no fixation)."""
     now = clock.utcnow()
     idle = current_app.config[user.account.idle_timeout_key]
-    sessions.authenticate(session, user, idle_minutes=int(idle), now=now)
+    sessions.authenticate(session, user, idle_minutes=idle, now=now)
     login_user(user)
     if second_factor is None:  # else the code's or key's own UPDATE recorded the sign-in
         db.session.connection().execute(_SIGNED_IN, {"uid": user.id, "at": now})

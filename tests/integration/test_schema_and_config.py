@@ -197,6 +197,15 @@ def test_a_mistyped_encryption_key_stops_the_server_at_start_up(tmp_path):
         ("DATABASE_URL", "ozyops.sqlite", "DATABASE_URL must be a database URL"),
         (
             "DATABASE_URL",
+            "postgresql://u:hunter2@db:5432x/ozy",
+            "DATABASE_URL must be a database URL",
+        ),
+        ("DATABASE_URL", 5432, "DATABASE_URL must be a database URL"),
+        ("REDIS_URL", 6379, "REDIS_URL must be text, not int."),
+        ("ENCRYPTION_KEYS", ["a", "b"], "ENCRYPTION_KEYS must be text, not list."),
+        ("TRUSTED_PROXIES", "²", "TRUSTED_PROXIES must be a whole number"),
+        (
+            "DATABASE_URL",
             "mysql://u:hunter2@db/ozy",
             "DATABASE_URL asks for mysql, whose Python driver (MySQLdb) is not installed",
         ),
@@ -239,6 +248,7 @@ def test_a_flask_command_with_a_bad_setting_prints_one_line(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("OZYOPS_")} | {
         "OZYOPS_SECRET_KEY": "x",
+        "OZYOPS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "OZYOPS_DATABASE_URL": "postgresql+psycopg2://u:hunter2@db/ozy",
     }
     run = subprocess.run(
