@@ -224,6 +224,7 @@ class AuditEvent(db.Model):
     __table_args__ = (
         Index("ix_audit_events_account_time", "account_id", "created_at"),
         Index("ix_audit_events_account_seq", "account_id", "seq", unique=True),
+        Index("ix_audit_events_target_event", "target_id", "event", "id"),  # audit.latest
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -475,7 +475,7 @@ RESET_VALUES = {
 }
 
 
-def reset_that_left_it_off(user):
+def standing_reset(user):
     """The audit entry of the reset that turned `user`'s MFA off, when nothing has changed
     it since, else None: the Security page says who did it and when. N.B. after a reset
     the person's sessions end and they find their codes refused with no word why; where

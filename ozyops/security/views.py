@@ -358,7 +358,7 @@ def _panel(state, status=200, secret=None, **context):
         setup = mfa.setup_of(current_user, secret)
         context.update(qr_svg=svg, setup_key=totp.grouped(secret), setup=setup)
     if state == "off":
-        context.setdefault("reset", mfa.reset_that_left_it_off(current_user))
+        context.setdefault("reset_entry", mfa.standing_reset(current_user))
     context.setdefault("form", CodeForm(formdata=None))
     context.setdefault("disable_form", CodeForm(formdata=None))
     context.setdefault("regenerate_form", CodeForm(formdata=None))
