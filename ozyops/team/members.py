@@ -85,19 +85,9 @@ def correct_invitation(actor, target, name, email, now):
 
 def reset_mfa(actor, target):
     """Settings > Team > Reset MFA: they log in with their password and set MFA up again.
-    Returns whether anything was reset (see `reset_notice`)."""
+    Returns whether anything was reset: a second click, another admin first, or a page
+    left open finds nothing to reset."""
     return mfa.reset(target, actor=actor, via="team")
-
-
-def reset_notice(target, reset):
-    """What to tell the person who clicked Confirm. N.B. a second click, another admin
-    first, or a page left open resets nothing: said so, not "was reset"."""
-    if reset:
-        return (
-            f"MFA for {target.name} was reset. They can log in with their password and set "
-            "it up again."
-        )
-    return f"MFA for {target.name} is already off: there was nothing to reset."
 
 
 def change_role(actor, target, role):

@@ -139,12 +139,16 @@ def reset_mfa(user_id):
         if error is None:
             reset = members.reset_mfa(current_user, target)
     if reset is not None:
-        notice = members.reset_notice(target, reset)
+        notice, note = _RESET_WORDS[reset]
         if htmx.is_htmx():
             return htmx.render(
-                "team/_row.html", "team/_row.html", m=target, notice=notice, reset=reset
+                "team/_row.html",
+                "team/_row.html",
+                m=target,
+                notice=notice.format(name=target.name),
+                note=note,
             )
-        flash(notice, "info")
+        flash(notice.format(name=target.name), "info")
         return redirect(back or url_for("team.show_team"), code=303)
     status = 422 if request.method == "POST" else 200
     return htmx.render(
@@ -156,6 +160,18 @@ def reset_mfa(user_id):
         error=error,
         back=back,
     )
+
+
+# Whether MFA was reset → the page's message, and the row's note: on a phone the page's
+# message is screens above the row that was clicked. N.B. when nothing was reset (a
+# second click, another admin first), it says so rather than "was reset".
+_RESET_WORDS = {
+    True: (
+        "MFA for {name} was reset. They can log in with their password and set it up again.",
+        "Reset just now",
+    ),
+    False: ("MFA for {name} is already off: there was nothing to reset.", "Already off"),
+}
 
 
 @bp.get("/<id:user_id>/row")
