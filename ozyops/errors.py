@@ -104,6 +104,8 @@ def _server_error(error):
     db.session.rollback()
     original = getattr(error, "original_exception", None)
     if isinstance(original, DBAPIError):
+        # N.B. the error is looked at first: a database that does not answer is then not
+        # asked twice more on every request of an outage.
         if schema.missing_from(original) and schema.state() == schema.BEHIND:
             current_app.logger.error("%s", schema.BEHIND)
             return _unavailable(cause="schema")

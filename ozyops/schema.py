@@ -53,8 +53,7 @@ def _migrations(directory):
 
 def missing_from(error):
     """Whether `error` (a DBAPIError) says a table or column is not there, as every query
-    does before `db upgrade`. N.B. asked before state(), so that a database that does not
-    answer is not asked twice more on every request of an outage."""
+    does before `db upgrade`."""
     original = error.orig
     if getattr(original, "sqlstate", None) in _MISSING_SQLSTATES:
         return True

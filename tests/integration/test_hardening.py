@@ -237,12 +237,12 @@ def test_a_database_not_yet_upgraded_says_so_on_every_page(tmp_path, caplog):
     client.set_cookie("ozyops_session", "a" * 43)
     for path in ("/", "/dashboard", "/settings/team"):
         r = client.get(path)
-        assert r.status_code == 503 and "OzyOps is being updated" in r.text, path
+        assert r.status_code == 503 and "OzyOps is being set up or updated" in r.text, path
         assert "Retry-After" in r.headers
     assert "database schema out of date: run flask --app ozyops db upgrade" in caplog.text
     r = client.get("/dashboard", headers={"HX-Request": "true"})
     assert r.status_code == 503 and r.headers["HX-Retarget"] == "#alerts"
-    assert "<html" not in r.text and "OzyOps is being updated" in r.text
+    assert "<html" not in r.text and "OzyOps is being set up or updated" in r.text
 
 
 def test_only_a_missing_table_or_column_is_taken_for_a_schema_behind():
