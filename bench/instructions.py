@@ -1,6 +1,6 @@
 """Instructions per sign-in under gunicorn, the app against the floor, counted by valgrind.
 
-    .venv/bin/python bench/instructions.py [--flows 5 25] [--access-log PATH]
+    .venv/bin/python bench/instructions.py [--flows 5 205] [--access-log PATH]
 
 CPU time on these VMs drifts by 10% or more within a minute, more than most changes one
 would compare; an instruction count does not. The app (argon2 made cheap, as run.py's
@@ -9,6 +9,11 @@ cachegrind, with the repo's gunicorn.conf.py, and one client signs in serially: 
 the smaller --flows, then, on a fresh server, the larger. The difference over the extra
 flows is the server's instructions per flow, start-up and warm-up excluded. SQLite only;
 about 2 minutes. Needs valgrind (Debian: `apt-get install -y valgrind`).
+
+N.B. each count is of a fresh server, whose start-up and warm-up vary by millions of
+instructions between two starts: divided over 20 extra flows (the old default, 5 and 25)
+that put a spread of ±5% into the result, over 200 about ±1% (bench/README.md, the
+eighteenth session).
 
 It counts instructions, not time: a cache miss costs many times an instruction, and under
 load the app's larger working set misses more, so this is for comparing two versions,
@@ -73,7 +78,7 @@ def count(which, flows, users, env, tmp):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--flows", type=int, nargs=2, default=(5, 25), metavar=("FEW", "MANY"))
+    ap.add_argument("--flows", type=int, nargs=2, default=(5, 205), metavar=("FEW", "MANY"))
     ap.add_argument("--access-log", default="/dev/null", help="gunicorn's access log ('' for none)")
     args = ap.parse_args(argv)
     few, many = sorted(args.flows)
