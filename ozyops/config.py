@@ -88,8 +88,8 @@ def load(app, test_config=None):
     url = app.config.get("DATABASE_URL") or (
         "sqlite:///" + os.path.join(app.instance_path, "ozyops.sqlite")
     )
-    app.config["SQLALCHEMY_DATABASE_URI"] = _with_psycopg3(str(url))  # _check says if it is not
     _check(app.config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(url)
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "ozyops-memory://"
     # N.B. a Redis that does not answer raises limits' own StorageError, which errors.py
     # answers with a 503: posts that carry a password or a code fail closed.
@@ -124,7 +124,6 @@ def _check(config):
     redis = config.get("REDIS_URL")
     if redis and urlsplit(_text(config, "REDIS_URL")).scheme not in _REDIS_SCHEMES:
         raise ConfigError("REDIS_URL must be a Redis URL such as redis://127.0.0.1:6379/0.")
-    _check_database(config["SQLALCHEMY_DATABASE_URI"])
 
 
 def _text(config, key):
@@ -135,21 +134,25 @@ def _text(config, key):
     return value
 
 
-def _check_database(uri):
-    """A URL SQLAlchemy can parse, whose Python driver is installed."""
+def database_uri(url, setting="DATABASE_URL"):
+    """`url` as SQLAlchemy is to be given it (`postgresql://…` with psycopg 3), or
+    ConfigError naming `setting`: it must parse, and its Python driver be installed.
+    N.B. also for `copy-database --to`, whose URL is checked as the server's is."""
+    uri = _with_psycopg3(str(url))
     try:
-        url = make_url(uri)
-        url.get_dialect().import_dbapi()
+        parsed = make_url(uri)
+        parsed.get_dialect().import_dbapi()
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError(
-            "DATABASE_URL must be a database URL such as postgresql://user@host/ozyops."
+            f"{setting} must be a database URL such as postgresql://user@host/ozyops."
         ) from None
     except ImportError as error:
         raise ConfigError(
-            f"DATABASE_URL asks for {url.drivername}, whose Python driver ({error.name}) is "
+            f"{setting} asks for {parsed.drivername}, whose Python driver ({error.name}) is "
             "not installed. For PostgreSQL write postgresql://user@host/ozyops: psycopg 3 "
             "comes with OzyOps."
         ) from None
+    return uri
 
 
 def _private_folder(folder):

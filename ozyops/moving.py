@@ -4,6 +4,7 @@ PostgreSQL, when a practice outgrows one machine (`flask --app ozyops copy-datab
 from sqlalchemy import create_engine, func, insert, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from .config import ConfigError, database_uri
 from .extensions import db
 
 BATCH = 1000  # rows per INSERT: the audit log may hold many
@@ -22,9 +23,9 @@ def copy_database(target_url):
     so PostgreSQL's sequences are then moved past the highest, or the next row made there
     would take an id already used."""
     try:
-        target = create_engine(target_url)
-    except (SQLAlchemyError, ValueError) as e:
-        raise MoveError(f"Not a database URL OzyOps can use: {e}") from None
+        target = create_engine(database_uri(target_url, "--to"))
+    except ConfigError as e:
+        raise MoveError(f"Not a database URL OzyOps can use: {e.message}") from None
     source = db.engine
     try:
         with source.connect() as src, target.begin() as dst:
