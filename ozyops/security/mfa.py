@@ -150,15 +150,19 @@ def setup_of(user, secret=None):
 
 def pending_secret(user, now):
     """The secret being enrolled, or None when there is none or it is over 15 minutes old."""
-    if not user.pending_totp_secret or user.pending_totp_created_at is None:
-        return None
-    limit = timedelta(minutes=current_app.config["PENDING_ENROLMENT_MIN"])
-    if user.pending_totp_created_at + limit <= clock.naive(now):
+    if not user.pending_totp_secret or setup_over(user.pending_totp_created_at, now):
         return None
     try:
         return open_(user.pending_totp_secret)
     except InvalidToken:
         return None
+
+
+def setup_over(begun, now):
+    """Whether an MFA setup begun at `begun` (None: unknown) can no longer be finished: it
+    lasts PENDING_ENROLMENT_MIN."""
+    limit = timedelta(minutes=current_app.config["PENDING_ENROLMENT_MIN"])
+    return begun is None or begun + limit <= clock.naive(now)
 
 
 def enable(user, code, now):

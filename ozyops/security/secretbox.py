@@ -7,14 +7,11 @@ ones can go.
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError
-
-from .. import clock
 
 
 def box(keys_text):
@@ -98,13 +95,13 @@ def reencrypt_stored_secrets(now):
     whose first key is another). MultiFernet.rotate keeps each secret's timestamp."""
     from ..extensions import db
     from ..models import User
+    from .mfa import setup_over  # N.B. mfa imports this module
 
     multi = _box()
     first = Fernet(_keys(current_app.config["ENCRYPTION_KEYS"])[0])
-    over = clock.naive(now) - timedelta(minutes=current_app.config["PENDING_ENROLMENT_MIN"])
     done = Reencrypted()
     for user_id, email, secret, pending, begun in _sealed_rows():
-        if pending and (begun is None or begun <= over):
+        if pending and setup_over(begun, now):
             done.cleared += db.session.execute(
                 update(User)
                 .where(User.id == user_id, User.pending_totp_secret == pending)
