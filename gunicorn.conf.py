@@ -48,7 +48,7 @@ control_socket_disable = True
 def post_worker_init(_worker):
     """The worker has loaded the app: its modules, mappings and templates last as long as
     the worker does. Frozen (CPython's gc.freeze), they are no longer walked by every full
-    collection, which under load came in the middle of requests: instructions per sign-in
-    went from 33 to 38 million depending on where a collection fell, and with the freeze
-    stay at 33 (bench/README.md, the seventeenth session)."""
+    collection, which under load comes in the middle of requests. N.B. what it saves is
+    within the instruction counts' spread: the seventeenth session's 38 against 33 million
+    per sign-in was mostly that spread (bench/README.md, the eighteenth session)."""
     gc.freeze()
