@@ -426,3 +426,6 @@ def test_copy_database_refuses_a_target_without_the_schema(runner, tmp_path):
     assert r.exit_code == 1 and "has no schema: run `flask --app ozyops db upgrade`" in r.output
     r = runner.invoke(args=["copy-database", "--to", "not a url"])
     assert r.exit_code == 1 and "Not a database URL" in r.output and "Traceback" not in r.output
+    # A driver that is not installed: checked as the server's own DATABASE_URL is.
+    r = runner.invoke(args=["copy-database", "--to", "mysql://u:hunter2@db/ozy"])
+    assert r.exit_code == 1 and "--to asks for mysql" in r.output and "hunter2" not in r.output
