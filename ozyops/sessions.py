@@ -190,6 +190,12 @@ def spoken_minutes(minutes):
     return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
+def _ended(message):
+    """A new anonymous session that tells the person why their last one ended; a single
+    notice: Flask-Login's "Please log in" is then not added (extensions._sign_in_first)."""
+    return Session.anonymous({"_flashes": [("info", message)]})
+
+
 def _idle_expired(row, now):
     """N.B. last_seen_at may be up to TOUCH_EVERY older than the last request (the write
     it spares): counted from it alone, the logoff could come before the idle time was up.
@@ -223,14 +229,20 @@ class ServerSessionInterface(SessionInterface):
         if row is None:
             if sid.startswith(ANONYMOUS):
                 return Session({CSRF_KEY: _csrf_token(sid)}, sid=sid)
-            return Session.anonymous()
+            # N.B. only a sign-in's id has no prefix: its row was deleted, by a sign-out
+            # elsewhere, an MFA reset, a deactivation, a password change or the sweep.
+            return _ended("You were signed out. Log in again to continue.")
         if row.expires_at <= now or _idle_expired(row, now):
             with db.engine.begin() as conn:
                 conn.execute(_DELETE, {"h": row.id_hash})
-            if row.user_id is not None and row.expires_at > now:
+            if row.user_id is None:
+                return Session.anonymous()
+            if row.expires_at > now:
                 idle = spoken_minutes(row.idle_minutes)
-                message = f"You were signed out after {idle} of inactivity."
-                return Session.anonymous({"_flashes": [("info", message)]})
+                return _ended(f"You were signed out after {idle} of inactivity.")
+            if row.authenticated_at is not None:  # not a sign-in left at the code step
+                lasted = spoken_minutes((row.expires_at - row.created_at) // timedelta(minutes=1))
+                return _ended(f"You were signed out {lasted} after you signed in.")
             return Session.anonymous()
         meta = {
             "user_id": row.user_id,

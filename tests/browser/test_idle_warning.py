@@ -138,6 +138,9 @@ def test_before_the_absolute_end_it_says_so_and_offers_no_stay(page, clinic, clo
     idle(page, clock, 2, 40)
     page.wait_for_url(url("/login"))
     expect(page.get_by_text("Signed in as")).to_have_count(0)
+    expect(page.get_by_role("status")).to_have_text(
+        ["You were signed out 20 minutes after you signed in."]
+    )
 
 
 def test_a_download_counts_as_being_there(page, factory, clock):

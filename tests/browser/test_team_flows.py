@@ -185,7 +185,11 @@ def test_admin_resets_a_member_but_not_the_owner_and_members_see_no_mfa(
 
     # Sam's session ended with the reset; he logs in with his password and must enrol.
     sams_browser.reload()
-    LoginPage(sams_browser).arrive().log_in_to_security(clinic["member"].email)
+    login = LoginPage(sams_browser).arrive()
+    expect(sams_browser.get_by_role("status")).to_have_text(
+        ["You were signed out. Log in again to continue."]
+    )
+    login.log_in_to_security(clinic["member"].email)
 
 
 def test_reset_mfa_from_a_members_page(any_page, clinic, clock):

@@ -382,6 +382,39 @@ def test_idle_healthcare_session_ends_after_15_minutes_with_a_message(browser, f
     assert "signed out after 15 minutes of inactivity" in page.text
 
 
+def test_a_session_ended_on_the_server_says_so_on_the_login_page(browser, factory, app):
+    """Signed out by an MFA reset, a deactivation or "Sign out other sessions": the next
+    page is the login page with why, once, instead of the notice for a stranger."""
+    from ozyops import sessions
+
+    user = factory.user(email="pat@example.com", mfa=True)
+    browser.login_with_code("pat@example.com")
+    with app.app_context():
+        sessions.end_all_for(user.id)
+    r = browser.get("/dashboard")
+    assert r.status_code == 302
+    page = browser.get(r.headers["Location"]).text
+    assert "You were signed out. Log in again to continue." in page
+    assert "Please log in to continue" not in page
+    assert "You were signed out" not in browser.get("/login").text  # said once
+
+
+def test_a_session_at_its_12_hours_says_so(browser, factory, clock):
+    """Outside healthcare a session may idle for 12 hours, and ends 12 hours after signing
+    in however busy it was: the login page says which."""
+    factory.user(email="pat@example.com", kind="law", mfa=True)
+    browser.login_with_code("pat@example.com")
+    for _ in range(12):
+        clock.advance(minutes=59, seconds=59)
+        assert browser.get("/dashboard").status_code == 200
+    clock.advance(minutes=1)
+    r = browser.get("/dashboard")
+    assert r.status_code == 302
+    page = browser.get(r.headers["Location"]).text
+    assert "You were signed out 12 hours after you signed in." in page
+    assert "Please log in to continue" not in page
+
+
 def test_idle_logoff_never_comes_before_15_minutes_after_the_last_request(browser, factory, clock):
     """A request less than 30 s after the last written last-seen time writes nothing (a
     write per request spared); the idle time still counts from that request."""
