@@ -16,6 +16,7 @@ from wtforms.validators import InputRequired, Length
 
 from . import htmx, schema
 from .accounts import AccountError, any_account_exists, create_account
+from .extensions import limiter
 from .models import KINDS
 
 bp = Blueprint("main", __name__)
@@ -82,15 +83,21 @@ def setup():
     return render_template("main/setup.html", form=form, error=error), status
 
 
+LIMITS_UNAVAILABLE = "rate-limit store unavailable: check REDIS_URL"
+
+
 @bp.get("/healthz")
 def healthz():
     """For load balancers and monitors: 200 when the database answers and holds the schema
-    this version needs, else 503.
+    this version needs, and the rate-limit store answers; else 503.
 
     N.B. a server started before `db upgrade` (a new install, or a new version whose
     migration has not run) answers every page with a 503: a balancer must not send people
-    to it."""
+    to it. Without its Redis, no one can sign in (errors._limits_unavailable): a monitor
+    must hear of it."""
     status = schema.state()
+    if status == schema.READY and limiter.enabled and not limiter.storage.check():
+        status = LIMITS_UNAVAILABLE
     return {"status": status}, 200 if status == schema.READY else 503
 
 

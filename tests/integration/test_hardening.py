@@ -271,6 +271,10 @@ def test_rate_limit_store_unavailable_answers_503_and_fails_closed(browser, fact
     assert "rate-limit store (REDIS_URL) does not answer" in caplog.text
     r = browser.post("/login", {"email": user.email, "password": "x"}, page="/login", htmx=True)
     assert r.status_code == 503 and r.headers["HX-Retarget"] == "#alerts"
+    # A monitor hears of it: the database is fine, but no one can sign in here.
+    r = browser.get("/healthz")
+    assert r.status_code == 503
+    assert r.json == {"status": "rate-limit store unavailable: check REDIS_URL"}
 
 
 def test_an_abandoned_enrolment_changes_nothing_at_sign_in(browser, make_browser, factory):
