@@ -143,9 +143,14 @@ ENROLLING = "enrolling"
 @login_required
 def show_security():
     """Settings > Profile > Security; while this session's setup is under way, its code
-    field (after Enable MFA without JavaScript, once, with the QR code)."""
+    field (after Enable MFA without JavaScript, once, with the QR code). Someone sent here
+    to set up MFA their practice requires sees the QR code at once (help/mfa.md)."""
     mine = _my_setup()
     if mine is None:  # most visits: nothing to decrypt
+        if _setup_due(clock.now()):
+            secret = mfa.start_enrolment(current_user, clock.now())
+            session[ENROLLING] = {"setup": mfa.setup_of(current_user), "shown": True}
+            return _panel(state="enrolling", secret=secret)
         return _panel(state=_resting_state())
     secret = mfa.pending_secret(current_user, clock.now())
     if secret is None:  # this session's setup ran out: the entry in the app is useless
@@ -199,6 +204,19 @@ def start_enrolment():
     # another secret, and the one just scanned would stop working.
     session[ENROLLING] = {"setup": setup, "shown": False}
     return redirect(url_for("security.show_security"), code=303)
+
+
+def _setup_due(now):
+    """Whether this visit starts the setup itself, as Enable MFA would: MFA required and
+    off, signed in within 10 minutes (Enable MFA's sudo mode), and no setup under way in
+    any browser (another's is not replaced by a mere visit; its QR code may be scanned)."""
+    user = current_user
+    return (
+        user.account.mfa_required
+        and not user.mfa_enabled
+        and sudo.is_recent(now)
+        and mfa.pending_secret(user, now) is None
+    )
 
 
 def _my_setup():
@@ -357,7 +375,7 @@ def _panel(state, status=200, secret=None, **context):
         svg = Markup(qr_svg(uri))  # noqa: S704
         setup = mfa.setup_of(current_user, secret)
         context.update(qr_svg=svg, setup_key=totp.grouped(secret), setup=setup)
-    if state == "off":
+    if state in ("off", "enrolling"):
         context.setdefault("reset_entry", mfa.standing_reset(current_user))
     context.setdefault("form", CodeForm(formdata=None))
     context.setdefault("disable_form", CodeForm(formdata=None))

@@ -250,6 +250,10 @@ class SecurityPage(Screen):
         if password is not None:
             self.password.fill(password)
         self.enable_button.click()
+        return self.setup_shown()
+
+    def setup_shown(self):
+        """The QR code on screen: after Enable MFA, or at once where MFA is required."""
         self.page.get_by_role("heading", name="Set up your authenticator app").wait_for()
         self.qr.locator("svg").wait_for()
         return self.settled()

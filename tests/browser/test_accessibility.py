@@ -210,10 +210,7 @@ def test_signed_out_pages(axe, app, factory, clock):
 def test_security_while_enrolling(axe, factory, clock):
     page = axe.page
     user = factory.user(kind="healthcare", email="dr.ada@example.com", name="Ada Shaw")
-    security = LoginPage(page).open().log_in_to_security(user.email)
-    axe.check("security, MFA off (required)")
-
-    security.enable()
+    security = LoginPage(page).open().log_in_to_security(user.email).setup_shown()
     axe.check("security, enrolling with the QR code", sizes=(DESKTOP, PHONE))
 
     phone = security.type_setup_key(clock)
@@ -284,8 +281,7 @@ def test_team_pages(axe, clinic, clock):
 
 def test_the_qr_code_has_a_text_alternative_pointing_to_the_setup_key(page, factory):
     user = factory.user(kind="healthcare", email="dr.ada@example.com")
-    security = LoginPage(page).open().log_in_to_security(user.email)
-    security.enable()
+    security = LoginPage(page).open().log_in_to_security(user.email).setup_shown()
     expect(security.qr).to_have_role("img")
     expect(security.qr).to_have_accessible_name(re.compile(r"\bsetup key\b", re.IGNORECASE))
     expect(security.setup_key).to_be_visible()

@@ -43,15 +43,9 @@ def test_enrolment_with_the_keyboard_only(page, factory, clock):
     security = LoginPage(page).open().log_in_to_security(user.email)
     keyboard = page.keyboard
 
-    # Tab from the top of the page to Enable MFA (past it and back with Shift+Tab).
-    tab_to(page, is_button("Enable MFA"))
-    keyboard.press("Tab")
-    tab_to(page, is_button("Enable MFA"), backwards=True)
-    keyboard.press("Enter")
-    page.get_by_role("heading", name="Set up your authenticator app").wait_for()
-    security.settled()
-
-    # Focus is in the code field as soon as it appears, so the code can be typed at once.
+    # Required, so the setup is on screen at once (help/mfa.md), and focus is in its code
+    # field, so the code can be typed at once.
+    security.setup_shown()
     expect(security.code).to_be_focused()
     assert focused(page)["id"] == security.code.get_attribute("id")
     expect(security.code).to_have_accessible_name("Authentication code")
@@ -95,8 +89,7 @@ def test_enrolment_with_the_keyboard_only(page, factory, clock):
 
 def test_focus_moves_to_the_recovery_key_when_it_appears(page, factory, clock):
     user = factory.user(kind="healthcare", email="dr.focus@example.com")
-    security = LoginPage(page).open().log_in_to_security(user.email)
-    security.enable()
+    security = LoginPage(page).open().log_in_to_security(user.email).setup_shown()
     expect(security.code).to_be_focused()
     page.keyboard.type(security.type_setup_key(clock).code())
     page.keyboard.press("Enter")

@@ -33,10 +33,7 @@ def test_mfa_screens_fit_the_screen(page, factory, clock, shots, size):
     login = LoginPage(page).open()
     look(page, shots, "01-login", size)
 
-    security = login.log_in_to_security(user.email)
-    look(page, shots, "02-security-required", size)
-
-    security.enable()
+    security = login.log_in_to_security(user.email).setup_shown()
     fits(page, security.qr)
     fits(page, security.setup_key)
     look(page, shots, "03-security-enrol", size)
