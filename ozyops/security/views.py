@@ -145,14 +145,14 @@ def show_security():
     """Settings > Profile > Security; while this session's setup is under way, its code
     field (after Enable MFA without JavaScript, once, with the QR code). Someone sent here
     to set up MFA their practice requires sees the QR code at once (help/mfa.md)."""
-    mine = _my_setup()
+    mine, now = _my_setup(), clock.now()
     if mine is None:  # most visits: nothing to decrypt
-        if _setup_due(clock.now()):
-            secret = mfa.start_enrolment(current_user, clock.now())
+        if _setup_due(now):
+            secret = mfa.start_enrolment(current_user, now)
             session[ENROLLING] = {"setup": mfa.setup_of(current_user), "shown": True}
             return _panel(state="enrolling", secret=secret)
         return _panel(state=_resting_state())
-    secret = mfa.pending_secret(current_user, clock.now())
+    secret = mfa.pending_secret(current_user, now)
     if secret is None:  # this session's setup ran out: the entry in the app is useless
         session.pop(ENROLLING)
         return _panel(state=_resting_state(), notice=EXPIRED)
