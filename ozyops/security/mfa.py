@@ -106,12 +106,20 @@ class Check:
                 "That code has expired. Enter the code your authenticator app shows now. If "
                 "this keeps happening, set your phone's date and time to automatic."
             )
+        if self.outcome is Outcome.CLOCK_OFF and self.minutes_off < 0:
+            # N.B. a code read minutes ago (a phone call) looks just like a slow clock: the
+            # article's advice, to enter the code shown now, comes first.
+            minutes = -self.minutes_off
+            return (
+                f"That code has expired, or your phone's clock looks about {minutes} minutes "
+                f"behind. Enter the code your authenticator app shows now. If this keeps "
+                f"happening, set your phone's date and time to automatic."
+            )
         if self.outcome is Outcome.CLOCK_OFF:
-            direction = "ahead" if self.minutes_off > 0 else "behind"
-            minutes = abs(self.minutes_off)
+            minutes = self.minutes_off
             return (
                 f"That code didn't work: your phone's clock looks about {minutes} "
-                f"minute{'s' if minutes != 1 else ''} {direction}. Set your phone's date and "
+                f"minute{'s' if minutes != 1 else ''} ahead. Set your phone's date and "
                 f"time to automatic, then enter the new code."
             )
         if self.kind == "recovery_key":
