@@ -461,6 +461,9 @@ def test_wrong_recovery_key_is_a_counted_failure(browser, doc, app):
     )
     assert r.status_code == 422 and "recovery key didn&#39;t work" in r.text
     assert count(app, "mfa_failed") == 1
+    # "Check it and try again": kept in the field to check, not 29 characters to type again
+    # (found by a walk of the help article). A code is cleared: the next one is another.
+    assert 'value="AAAAA-AAAAA-AAAAA-AAAAA-AAAAA"' in r.text
 
 
 def test_wrong_code_is_cleared_and_tied_to_the_field(browser, doc):
