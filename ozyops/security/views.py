@@ -148,9 +148,7 @@ def show_security():
     mine, now = _my_setup(), clock.now()
     if mine is None:  # most visits: nothing to decrypt
         if _setup_due(now):
-            secret = mfa.start_enrolment(current_user, now)
-            session[ENROLLING] = {"setup": mfa.setup_of(current_user), "shown": True}
-            return _panel(state="enrolling", secret=secret)
+            return _panel(state="enrolling", secret=_begin_setup(now, shown=True))
         return _panel(state=_resting_state())
     secret = mfa.pending_secret(current_user, now)
     if secret is None:  # this session's setup ran out: the entry in the app is useless
@@ -195,15 +193,20 @@ def start_enrolment():
         return _panel(state=_enrol_state(), status=422, error=error, error_for="enrol")
     if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
         return _panel(state=_enrol_state(), status=422, error=problem, error_for="enrol")
-    secret = mfa.start_enrolment(current_user, clock.now())
-    setup = mfa.setup_of(current_user)
     if htmx.is_htmx():
-        session[ENROLLING] = {"setup": setup, "shown": True}
-        return _panel(state="enrolling", secret=secret)
+        return _panel(state="enrolling", secret=_begin_setup(clock.now(), shown=True))
     # N.B. a page of its own: a reload of a post's answer would send it again and make
     # another secret, and the one just scanned would stop working.
-    session[ENROLLING] = {"setup": setup, "shown": False}
+    _begin_setup(clock.now(), shown=False)
     return redirect(url_for("security.show_security"), code=303)
+
+
+def _begin_setup(now, shown):
+    """A new setup, this session's own; `shown`: whether its QR code is on the page being
+    answered (else the page shows it once, next). Returns its secret."""
+    secret = mfa.start_enrolment(current_user, now)
+    session[ENROLLING] = {"setup": mfa.setup_of(current_user), "shown": shown}
+    return secret
 
 
 def _setup_due(now):
