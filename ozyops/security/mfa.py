@@ -99,21 +99,16 @@ class Check:
             if self.kind == "recovery_key":  # that page says who can help, below its form
                 return locked
             return f"{locked} Lost your phone and your recovery key? {self.lost_both}"
-        if self.outcome is Outcome.CLOCK_OFF and self.minutes_off == -1:
-            # N.B. the step just before the accepted ones: most often a code read, then typed
-            # a minute later (the phone rang), rather than a clock that is off.
-            return (
-                "That code has expired. Enter the code your authenticator app shows now. If "
-                "this keeps happening, set your phone's date and time to automatic."
-            )
         if self.outcome is Outcome.CLOCK_OFF and self.minutes_off < 0:
-            # N.B. a code read minutes ago (a phone call) looks just like a slow clock: the
-            # article's advice, to enter the code shown now, comes first.
-            minutes = -self.minutes_off
+            # N.B. a code read, then typed minutes later (the phone rang), looks just like a
+            # slow clock: the article's advice, to enter the code shown now, comes first.
+            # One minute behind, the step just before the accepted ones, it is most likely.
+            late = -self.minutes_off
+            clock_off = f", or your phone's clock looks about {late} minutes behind"
+            behind = "" if late == 1 else clock_off
             return (
-                f"That code has expired, or your phone's clock looks about {minutes} minutes "
-                f"behind. Enter the code your authenticator app shows now. If this keeps "
-                f"happening, set your phone's date and time to automatic."
+                f"That code has expired{behind}. Enter the code your authenticator app shows "
+                "now. If this keeps happening, set your phone's date and time to automatic."
             )
         if self.outcome is Outcome.CLOCK_OFF:
             minutes = self.minutes_off
