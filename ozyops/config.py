@@ -59,6 +59,27 @@ _WHOLE_NUMBERS = (
     ("MAIL_PORT", 1, 65_535),
     ("MAX_CONTENT_LENGTH", 1024, 16 * 1024 * 1024),
 )
+# The settings that are text. N.B. Flask reads OZYOPS_* variables as JSON where they parse:
+# OZYOPS_MAIL_PASSWORD=123456 would arrive as a number, and OZYOPS_TOTP_ISSUER=2024 made
+# every MFA setup a 500. These are taken as written.
+_TEXT = (
+    "SECRET_KEY",
+    "ENCRYPTION_KEYS",
+    "REDIS_URL",
+    "TOTP_ISSUER",
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "GOOGLE_METADATA_URL",
+    "MICROSOFT_CLIENT_ID",
+    "MICROSOFT_CLIENT_SECRET",
+    "MICROSOFT_TENANT",
+    "MICROSOFT_METADATA_URL",
+    "MAIL_SERVER",
+    "MAIL_USERNAME",
+    "MAIL_PASSWORD",
+    "MAIL_FROM",
+    "SESSION_COOKIE_NAME",
+)
 # The Redis URLs Flask-Limiter's storage (the limits package) takes.
 _REDIS_SCHEMES = ("redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
@@ -76,6 +97,9 @@ def load(app, test_config=None):
     if test_config is None:
         app.config.from_pyfile(os.path.join(app.instance_path, "config.py"), silent=True)
         app.config.from_prefixed_env("OZYOPS")
+        app.config.update(
+            {k: os.environ[f"OZYOPS_{k}"] for k in _TEXT if f"OZYOPS_{k}" in os.environ}
+        )
     else:
         app.config.from_mapping(test_config)
 
@@ -110,6 +134,10 @@ def _check(config):
             raise ConfigError(
                 f"{key} must be a whole number from {lowest} to {highest}, not {value!r}."
             )
+    for key in _TEXT:
+        value = config.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{key} must be text, not {type(value).__name__}.")
     try:
         parse_many(str(config["LOGIN_RATE_LIMIT"]))
     except ValueError:
@@ -118,20 +146,12 @@ def _check(config):
             f"{config['LOGIN_RATE_LIMIT']!r}."
         ) from None
     try:
-        secretbox.box(_text(config, "ENCRYPTION_KEYS"))
+        secretbox.box(config["ENCRYPTION_KEYS"])
     except ValueError as error:
         raise ConfigError(str(error)) from None
     redis = config.get("REDIS_URL")
-    if redis and urlsplit(_text(config, "REDIS_URL")).scheme not in _REDIS_SCHEMES:
+    if redis and urlsplit(redis).scheme not in _REDIS_SCHEMES:
         raise ConfigError("REDIS_URL must be a Redis URL such as redis://127.0.0.1:6379/0.")
-
-
-def _text(config, key):
-    """`config[key]`, which must be text: OZYOPS_REDIS_URL=6379 arrives as a number."""
-    value = config[key]
-    if not isinstance(value, str):
-        raise ConfigError(f"{key} must be text, not {type(value).__name__}.")
-    return value
 
 
 def database_uri(url, setting="DATABASE_URL"):

@@ -147,6 +147,25 @@ def test_environment_wins_over_instance_config(tmp_path, monkeypatch):
     assert app.config["RATELIMIT_STORAGE_URI"] == "ozyops-memory://"
 
 
+def test_a_text_setting_made_of_digits_in_the_environment_is_taken_as_written(
+    tmp_path, monkeypatch
+):
+    """Flask reads OZYOPS_* as JSON where it parses: an issuer of 2024 reached pyotp as a
+    number, and every MFA setup was a 500 (found by a review)."""
+    from flask import Flask
+
+    from ozyops import config
+
+    monkeypatch.setenv("OZYOPS_TOTP_ISSUER", "2024")
+    monkeypatch.setenv("OZYOPS_MAIL_PASSWORD", "0123456")
+    monkeypatch.setenv("OZYOPS_MAIL_PORT", "587")
+    app = Flask("ozyops", instance_path=str(tmp_path / "instance"))
+    config.load(app)
+    assert app.config["TOTP_ISSUER"] == "2024"
+    assert app.config["MAIL_PASSWORD"] == "0123456"
+    assert app.config["MAIL_PORT"] == 587
+
+
 def test_a_mistyped_encryption_key_stops_the_server_at_start_up(tmp_path):
     """Not at the first sign-in or enrolment, as a 500 for every person of the practice."""
     import subprocess
@@ -202,6 +221,8 @@ def test_a_mistyped_encryption_key_stops_the_server_at_start_up(tmp_path):
         ),
         ("DATABASE_URL", 5432, "DATABASE_URL must be a database URL"),
         ("REDIS_URL", 6379, "REDIS_URL must be text, not int."),
+        ("TOTP_ISSUER", 2024, "TOTP_ISSUER must be text, not int."),
+        ("MAIL_PASSWORD", 123456, "MAIL_PASSWORD must be text, not int."),
         ("ENCRYPTION_KEYS", ["a", "b"], "ENCRYPTION_KEYS must be text, not list."),
         ("TRUSTED_PROXIES", "²", "TRUSTED_PROXIES must be a whole number"),
         (
