@@ -4,7 +4,7 @@ from flask import g
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import PasswordField, StringField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length
 from wtforms.widgets import Input
 from wtforms.widgets.core import clean_key
 
@@ -76,10 +76,6 @@ class SudoForm(FlaskForm):
     """A sensitive action's form. `credential` (a current code, or the password for someone
     without MFA) is asked only when sudo mode has lapsed: see security/sudo.py."""
 
-    credential = PasswordField(
-        "Authentication code",
-        validators=[
-            Optional(),
-            Length(max=256, message="That is too long to be a code or a password."),
-        ],
-    )
+    # N.B. its length is judged with what was typed, in sudo.confirm: a form error here was
+    # shown by some pages and not others.
+    credential = PasswordField("Authentication code")

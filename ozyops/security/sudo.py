@@ -56,6 +56,8 @@ def confirm(user, credential, now):
 
     Returns None on success, else the message to show.
     """
+    if len(credential) > passwords.MAX_LENGTH:
+        return "That is too long to be a code or a password."
     if user.mfa_enabled:
         check = mfa.verify_code(user, credential, now)
         if not check.ok:

@@ -61,8 +61,6 @@ def unlink_identity(identity_id):
     if request.method != "POST":  # GET, or HEAD
         return back_to_profile()
     form = SudoForm()
-    if not form.validate_on_submit():
-        return _profile_page(422)
     if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
         return _profile_page(422, problem, error_for=f"unlink-{identity_id}")
     try:
@@ -188,9 +186,6 @@ def start_enrolment():
     if current_user.mfa_enabled:
         return _panel(state="on", status=409, error="MFA is already on.")
     form = SudoForm()
-    if not form.validate_on_submit():
-        error = form.credential.errors[0]
-        return _panel(state=_enrol_state(), status=422, error=error, error_for="enrol")
     if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
         return _panel(state=_enrol_state(), status=422, error=problem, error_for="enrol")
     if htmx.is_htmx():
@@ -337,9 +332,6 @@ def end_other_sessions():
     3.3.4): someone holding a stolen session cannot sign the real person out without
     their code or password; the person, with it, can sign the stolen session out."""
     form = SudoForm()
-    if not form.validate_on_submit():  # CSRFProtect checked the token: this is the length
-        error = form.credential.errors[0]
-        return _panel(state=_resting_state(), status=422, error=error, error_for="sessions")
     if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
         return _panel(state=_resting_state(), status=422, error=problem, error_for="sessions")
     sessions.end_all_for(current_user.id, keep_sid=session.sid)

@@ -96,27 +96,28 @@ def _team_page(status=200, **context):
 def set_require_mfa():
     """Require MFA for everyone (trades and law accounts; the owner only)."""
     _require("set_require_mfa")
+    if request.form.get("require_mfa", "on") != "on":
+        abort(400)  # not the page's checkbox, which sends "on" or nothing
+    wanted = "require_mfa" in request.form
     form = SudoForm()
-    if form.validate_on_submit():
-        wanted = request.form.get("require_mfa") == "on"
-        if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
-            # The page again with the box as they set it, the message beside it.
-            return _team_page(422, error=problem, error_for="require-mfa", require_mfa=wanted)
-        account = current_user.account
-        account.require_mfa = wanted
-        audit.record(
-            "mfa_requirement_changed",
-            actor=current_user,
-            account_id=account.id,
-            required=account.require_mfa,
-        )
-        db.session.commit()
-        flash(
-            "MFA is now required for everyone in your practice."
-            if account.require_mfa
-            else "MFA is now optional (recommended) in your practice.",
-            "info",
-        )
+    if problem := sudo.refusal(current_user, form.credential.data, clock.now()):
+        # The page again with the box as they set it, the message beside it.
+        return _team_page(422, error=problem, error_for="require-mfa", require_mfa=wanted)
+    account = current_user.account
+    account.require_mfa = wanted
+    audit.record(
+        "mfa_requirement_changed",
+        actor=current_user,
+        account_id=account.id,
+        required=account.require_mfa,
+    )
+    db.session.commit()
+    flash(
+        "MFA is now required for everyone in your practice."
+        if account.require_mfa
+        else "MFA is now optional (recommended) in your practice.",
+        "info",
+    )
     return htmx.redirect_to(url_for("team.show_team"))
 
 
@@ -134,7 +135,7 @@ def reset_mfa(user_id):
     back = url_for("team.show_member", user_id=target.id) if from_member else None
     if request.method == "GET" and not target.has_mfa_to_reset:
         reset = False  # a page left open, or reloaded after Confirm: nothing to confirm
-    elif request.method == "POST" and form.validate_on_submit():
+    elif request.method == "POST":
         error = sudo.refusal(current_user, form.credential.data, clock.now())
         if error is None:
             reset = members.reset_mfa(current_user, target)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ozyops.extensions import db
-from ozyops.models import AuditEvent, User
+from ozyops.models import Account, AuditEvent, User
 
 TEAM = "/settings/team"
 
@@ -250,6 +250,33 @@ class TestSudoMode:
         )
         assert r.status_code == 422 and "Log out and sign in again" in r.text
         assert user(app, member).role == "member"
+
+    @pytest.mark.parametrize(
+        ("path", "data"),
+        [
+            ("/settings/team/require-mfa", {"require_mfa": "on"}),
+            ("/settings/team/{id}/role", {"role": "admin"}),
+            ("/settings/team/{id}/active", {"active": "0"}),
+            ("/settings/team/{id}/reset-mfa", {}),
+            ("/settings/team/add", {"name": "Mo", "email": "mo@example.com", "role": "member"}),
+            ("/settings/profile/security/enrol", {}),
+        ],
+    )
+    def test_a_credential_too_long_is_said_to_be(self, browser, factory, clock, app, path, data):
+        """The form's own length check was shown on two pages and silently swallowed on the
+        others (a 422, or a redirect, with no word of why: found by a review)."""
+        owner = factory.user(email="boss@example.com", kind="law")
+        member = factory.user(account_id=owner.account_id, role="member", email="m@example.com")
+        browser.login(owner.email)
+        clock.advance(minutes=11)
+        url = path.format(id=member.id)
+        r = browser.post(url, {**data, "credential": "x" * 300}, page="/settings/team")
+        assert r.status_code == 422
+        assert "That is too long to be a code or a password." in r.text
+        assert user(app, member).role == "member" and user(app, member).active
+        with app.app_context():
+            assert not db.session.get(Account, owner.account_id).require_mfa
+            assert db.session.scalar(select(User).filter_by(email="mo@example.com")) is None
 
 
 def test_add_member_shows_a_one_time_invitation_link(browser, make_browser, clinic, app, clock):
@@ -873,6 +900,18 @@ def test_reset_mfa_from_a_members_page_ends_on_that_page(browser, clinic, app):
     r = browser.post(f"{page}/reset-mfa", {"from": "member"}, page=url)
     assert r.status_code == 303 and r.headers["Location"] == page
     assert "Sam Park" in browser.get(page).text and not user(app, clinic["member"]).mfa_enabled
+
+
+@pytest.mark.parametrize("value", ["", "true", "1", "ON"])
+def test_require_mfa_needs_the_checkboxs_own_value(browser, factory, app, value):
+    """Anything but the box's "on" or nothing used to switch the requirement off."""
+    account = factory.account(kind="law", require_mfa=True)
+    owner = factory.user(account_id=account, email="boss@example.com", mfa=True)
+    browser.login_with_code(owner.email)
+    r = browser.post("/settings/team/require-mfa", {"require_mfa": value}, page="/settings/team")
+    assert r.status_code == 400
+    with app.app_context():
+        assert db.session.get(Account, account).require_mfa
 
 
 @pytest.mark.parametrize("value", [None, "", "yes", "2"])
