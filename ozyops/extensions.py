@@ -128,6 +128,13 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cur.execute("PRAGMA busy_timeout=5000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+        # N.B. SQLite's own lower() changes only A to Z: "ÉCLAT" and "éclat" were two practices,
+        # and a search for "élodie" did not find "Élodie". PostgreSQL's follows Unicode.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value):
+    return None if value is None else str(value).lower()
 
 
 # A pooled PostgreSQL connection idle longer than this is pinged before use (as pgx's pool

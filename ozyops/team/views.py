@@ -68,8 +68,13 @@ def _team_page(status=200, **context):
     mfa_filter = request.args.get("mfa") if can(current_user, "see_security_details") else None
     query = select(User).where(User.account_id == current_user.account_id).options(*WITH_ACCOUNT)
     if q:
-        like = f"%{q.lower()}%"
-        query = query.where(or_(User.email.like(like), User.name.ilike(like)))
+        # N.B. autoescape: a "_" or "%" typed is looked for, not a wildcard matching everyone.
+        query = query.where(
+            or_(
+                User.email.contains(q.lower(), autoescape=True),
+                User.name.icontains(q, autoescape=True),
+            )
+        )
     if mfa_filter == "enabled":
         query = query.where(User.totp_secret.is_not(None))
     elif mfa_filter == "not_set_up":

@@ -632,6 +632,22 @@ def test_signing_out_the_others_later_asks_for_a_code_or_password(
     assert laptop.get("/dashboard").status_code == 200
 
 
+def test_team_search_finds_accented_names_and_takes_wildcards_as_typed(browser, clinic, factory):
+    """SQLite's own lower() changes only A to Z, so "élodie" did not find "Élodie"; and "_"
+    or "%" matched everyone (found by a review)."""
+    factory.user(
+        account_id=clinic["owner"].account_id,
+        role="member",
+        email="e@example.com",
+        name="Élodie Martin",
+    )
+    browser.login_with_code(clinic["owner"].email)
+    for q in ("élodie", "ÉLODIE", "Élo"):
+        assert "Élodie Martin" in browser.get(f"{TEAM}?q={q}").text, q
+    for q in ("_", "%"):
+        assert "No members match." in browser.get(f"{TEAM}?q={q}").text, q
+
+
 def test_team_filter_by_name_and_mfa_status(browser, clinic, factory):
     factory.user(
         account_id=clinic["owner"].account_id,
