@@ -63,8 +63,9 @@ def any_account_exists():
     return db.session.scalar(select(func.count()).select_from(Account)) > 0
 
 
-def create_account(name, kind, owner_email, owner_name, owner_password):
-    """A new account and its owner, committed; AccountError on bad input."""
+def create_account(name, kind, owner_email, owner_name, owner_password, via):
+    """A new account and its owner, committed; AccountError on bad input. `via`: "setup"
+    (the first-run page) or "cli" (the operator's command), for the audit log."""
     name = clean_name(name, "the practice name")
     if kind not in KINDS:
         raise AccountError(f"Kind must be one of: {', '.join(KINDS)}.")
@@ -73,13 +74,14 @@ def create_account(name, kind, owner_email, owner_name, owner_password):
     account = Account(name=name, kind=kind)
     db.session.add(account)
     owner = _new_user(account, owner_email, owner_name, "owner", owner_password)
-    audit.record("account_created", account_id=None, actor=None, target=owner, kind=kind)
+    audit.record("account_created", account_id=None, actor=None, target=owner, kind=kind, via=via)
     db.session.commit()
     return account, owner
 
 
 def add_user(account_name, email, name, role, password):
-    """A new admin or member in the account called `account_name`, committed."""
+    """A new admin or member in the account called `account_name`, committed: the operator's
+    `add-user` (the team page invites people instead)."""
     account = db.session.scalar(
         select(Account).where(func.lower(Account.name) == (account_name or "").strip().lower())
     )
@@ -88,7 +90,7 @@ def add_user(account_name, email, name, role, password):
     if role not in ROLES or role == "owner":
         raise AccountError("Role must be admin or member (an account has exactly one owner).")
     user = _new_user(account, email, name, role, password)
-    audit.record("user_added", target=user, role=role)
+    audit.record("user_added", target=user, role=role, via="cli")
     db.session.commit()
     return user
 

@@ -71,7 +71,7 @@ def _one_of(choices):
 def create_account_command(name, kind, owner_email, owner_name, owner_password):
     """Create an account and its owner."""
     account, owner = _run(
-        lambda: create_account(name, kind, owner_email, owner_name, owner_password)
+        lambda: create_account(name, kind, owner_email, owner_name, owner_password, via="cli")
     )
     click.echo(f"Created account {account.name!r} ({account.kind}) with owner {owner.email}.")
 

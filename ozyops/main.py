@@ -73,6 +73,7 @@ def setup():
                 form.email.data,
                 form.name.data,
                 form.password.data,
+                via="setup",
             )
         except AccountError as e:
             error = str(e)

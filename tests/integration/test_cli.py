@@ -142,6 +142,32 @@ def test_bad_input_is_one_line_and_nonzero(runner, args, message):
     assert len([line for line in r.output.splitlines() if line.strip()]) == 1, r.output
 
 
+def test_an_accented_practice_name_is_found_and_kept_unique_whatever_its_case(runner, app):
+    """SQLite's own lower() changes only A to Z: add-user could not find "Éclat Dental" at
+    all, and "ÉCLAT DENTAL" was a second practice (found by a review)."""
+    account = list(OK_ACCOUNT)
+    account[account.index("Bright Smile")] = "Éclat Dental"
+    assert runner.invoke(args=account).exit_code == 0
+    r = runner.invoke(
+        args=[
+            *("add-user", "--account", "éclat dental", "--email", "n@example.com"),
+            *("--name", "Nurse", "--role", "member", "--password", "another long password"),
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    account[account.index("Éclat Dental")] = "ÉCLAT DENTAL"
+    account[account.index("Dana@Example.com")] = "other@example.com"
+    r = runner.invoke(args=account)
+    assert r.exit_code == 1 and "already exists" in r.output
+    # Both entries say who made them: the operator, as reset-mfa's and password-link's do.
+    with app.app_context():
+        entries = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert [(e.event, e.by_operator) for e in entries] == [
+            ("account_created", True),
+            ("user_added", True),
+        ]
+
+
 def test_duplicate_account_name_is_refused(runner):
     runner.invoke(args=OK_ACCOUNT)
     other = list(OK_ACCOUNT)
@@ -385,7 +411,12 @@ def test_copy_database_moves_an_embedded_install_to_postgresql(tmp_path):
     with source.app_context():
         upgrade()
         _, owner = accounts.create_account(
-            "Smile", "healthcare", "dana@example.com", "Dana", "copper kettle on a blue door"
+            "Smile",
+            "healthcare",
+            "dana@example.com",
+            "Dana",
+            "copper kettle on a blue door",
+            via="cli",
         )
         sam = accounts.add_user(
             "Smile", "sam@example.com", "Sam", "member", "seven quiet lanterns in march"
@@ -407,7 +438,12 @@ def test_copy_database_moves_an_embedded_install_to_postgresql(tmp_path):
             assert audit.verify() is None  # the chain came along whole
             people = db.session.scalar(select(func.count()).select_from(User))
             _, lee = accounts.create_account(
-                "Bright", "law", "lee@example.com", "Lee", "violin under the harbour bridge"
+                "Bright",
+                "law",
+                "lee@example.com",
+                "Lee",
+                "violin under the harbour bridge",
+                via="cli",
             )
             assert lee.id == people + 1  # the sequence was moved past the copied ids
             assert open_(seal("S")) == "S"
