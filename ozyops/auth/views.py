@@ -69,6 +69,11 @@ def sso_start(provider):
         )
     except (OSError, ValueError, AuthlibBaseError, RequestException):
         return _sso_failed(provider, "unreachable")
+    except RuntimeError as error:
+        # Authlib's word for a provider document without the addresses it needs: the
+        # *_METADATA_URL setting names some other document (a key set, a web page).
+        current_app.logger.error("sign-in with %s is misconfigured: %s", provider, error)
+        return _sso_failed(provider, "misconfigured")
 
 
 @bp.get("/login/<any(google, microsoft):provider>/callback")
@@ -98,6 +103,8 @@ SSO_MESSAGES = {
     "email and password.",
     "unreachable": "{name} could not be reached just now. Try again in a moment, or log in "
     "with your email and password.",
+    "misconfigured": "Sign-in with {name} is not set up correctly on this OzyOps. Log in with "
+    "your email and password, and tell whoever runs OzyOps for your practice.",
 }
 
 
@@ -109,7 +116,8 @@ def _sso_failed(provider, reason, message=None, user=None):
     text = message or SSO_MESSAGES.get(reason, default).format(name=name)
     audit.record("sso_failed", target=user, provider=provider, reason=str(reason)[:60])
     db.session.commit()
-    return _login_page(LoginForm(formdata=None), text, 401 if reason != "unreachable" else 502)
+    status = 502 if reason in ("unreachable", "misconfigured") else 401
+    return _login_page(LoginForm(formdata=None), text, status)
 
 
 def _pending_or_restart():

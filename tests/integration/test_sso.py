@@ -258,6 +258,19 @@ def test_provider_unreachable(app, which, browser):
     assert r.status_code == 502 and f"{name} could not be reached" in r.text
 
 
+def test_a_metadata_url_naming_some_other_document_is_said_plainly(app, which, browser, provider):
+    """A key set's address given as the provider's document (an easy slip): the button
+    answered a 500 (found by a review)."""
+    from ozyops.auth import sso
+
+    setting = f"{which.upper()}_METADATA_URL"
+    app.config.update({**sso_config(provider, which), setting: f"{provider}/jwks"})
+    sso.init_app(app)
+    r = browser.get(f"/login/{which}")
+    name = {"google": "Google", "microsoft": "Microsoft"}[which]
+    assert r.status_code == 502 and f"Sign-in with {name} is not set up correctly" in r.text
+
+
 def test_deactivated_user_cannot_sign_in(browser, sso_app, provider, which, factory):
     factory.user(email="gone@example.com", active=False)
     set_claims(provider, f"{which}-gone", **claims_for(which, "gone@example.com"))
