@@ -74,9 +74,35 @@ def create_account(name, kind, owner_email, owner_name, owner_password, via):
     account = Account(name=name, kind=kind)
     db.session.add(account)
     owner = _new_user(account, owner_email, owner_name, "owner", owner_password)
+    if via == "setup" and not _alone(account):
+        db.session.rollback()
+        raise AccountError(SET_UP_MEANWHILE)
     audit.record("account_created", account_id=None, actor=None, target=owner, kind=kind, via=via)
     db.session.commit()
     return account, owner
+
+
+SET_UP_MEANWHILE = (
+    "OzyOps was set up meanwhile, from another browser, so this practice was not added. "
+    "Log in, or ask whoever set it up."
+)
+# Any fixed number: the key of PostgreSQL's lock that first-run setups take turns on.
+_SETUP_LOCK = 0x6F7A7970
+
+
+def _alone(account):
+    """Whether `account`, just written in this transaction, is the only one, judged so that
+    two first-run setups at once cannot both find themselves alone (the page's own check
+    comes before the password's hash, a long moment earlier).
+
+    N.B. SQLite has one writer at a time: this transaction holds the lock from its INSERT,
+    so the count sees every setup committed before it and none can commit meanwhile.
+    PostgreSQL lets both INSERT and sees the other's only once committed: setups count in
+    turn, holding a lock that ends with their transaction."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(_SETUP_LOCK)))
+    others = select(func.count()).select_from(Account).where(Account.id != account.id)
+    return db.session.scalar(others) == 0
 
 
 def add_user(account_name, email, name, role, password):

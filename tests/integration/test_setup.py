@@ -59,3 +59,20 @@ def test_setup_rejects_bad_input_with_a_message(browser, app, change, message):
     assert message in r.text
     with app.app_context():
         assert db.session.scalar(select(Account)) is None
+
+
+def test_a_setup_finished_meanwhile_elsewhere_leaves_one_practice(
+    browser, app, factory, monkeypatch
+):
+    """Two first-run setups at once both passed the page's check, made before the password's
+    long hash, and two practices were made (found by a review). The last word is with the
+    write: here the other setup finished just after this one's check."""
+    from ozyops import main
+
+    first = factory.user(email="first@example.com")
+    monkeypatch.setattr(main, "any_account_exists", lambda: False)
+    r = browser.post("/setup", GOOD)
+    assert r.status_code == 422 and "OzyOps was set up meanwhile" in r.text
+    with app.app_context():
+        assert db.session.scalars(select(Account.id)).all() == [first.account_id]
+        assert db.session.scalar(select(User).filter_by(email="dana@example.com")) is None
