@@ -365,11 +365,12 @@ def _panel(state, status=200, secret=None, **context):
     recovery key, shown this once)."""
     if secret is not None:
         uri = totp.provisioning_uri(secret, current_user.email, current_app.config["TOTP_ISSUER"])
-        # N.B. the SVG is qrcode's own markup of black modules; the URI (with the email) is only
-        # encoded in the pattern, never written into the markup, so nothing user-typed is raw.
+        # N.B. the SVG is qrcode's own markup of black modules; the URI (with the email) is
+        # encoded in the pattern, and written into the markup only by Jinja, escaped, as the
+        # link that hands it to an authenticator app on this phone.
         svg = Markup(qr_svg(uri))  # noqa: S704
         setup = mfa.setup_of(current_user, secret)
-        context.update(qr_svg=svg, setup_key=totp.grouped(secret), setup=setup)
+        context.update(qr_svg=svg, setup_key=totp.grouped(secret), setup=setup, app_link=uri)
     if state in ("off", "enrolling"):
         context.setdefault("reset_entry", mfa.standing_reset(current_user))
     context.setdefault("form", CodeForm(formdata=None))

@@ -51,12 +51,39 @@ def test_healthcare_user_without_mfa_is_sent_to_security(page, factory):
     expect(security.status("Your practice requires multi-factor authentication")).to_be_visible()
     security.setup_shown()
     expect(security.enable_button).to_have_count(0)
+    # Where a mouse points there is no authenticator app to open: no link to one.
+    expect(page.locator(".open-in-app")).to_be_hidden()
 
     page.goto("/dashboard")
     security.arrive()
     with page.expect_navigation(url=url("/settings/profile/security")):
         security.main_nav.get_by_role("link", name="Dashboard").click()
     expect(security.status("Your practice requires multi-factor authentication")).to_be_visible()
+
+
+def test_setting_up_on_the_phone_itself_offers_a_link_to_the_app(
+    chromium, live_server, factory, shots
+):
+    """A phone cannot scan its own screen: on a touch screen the setup also comes as a link
+    that opens the authenticator app (found by a walk of help/mfa.md on a phone)."""
+    user = factory.user(kind="healthcare", email="front.desk@example.com")
+    context = chromium.new_context(
+        base_url=live_server, viewport=PHONE, is_mobile=True, has_touch=True
+    )
+    try:
+        page = context.new_page()
+        security = LoginPage(page).open().log_in_to_security(user.email)
+        security.setup_shown()
+        link = page.get_by_role("link", name="Add OzyOps to your authenticator app")
+        expect(link).to_be_visible()
+        href = link.get_attribute("href")
+        assert href.startswith("otpauth://totp/OzyOps:front.desk%40example.com?secret=")
+        assert pyotp.parse_uri(href).secret == security.setup_key.inner_text().replace(" ", "")
+        # N.B. not full_page: that resizes a mobile viewport, whose media then match a mouse.
+        link.scroll_into_view_if_needed()
+        page.screenshot(path=shots / "setup-on-the-phone-390.png")
+    finally:
+        context.close()
 
 
 # --- b. enrolment by scanning the QR code, with htmx -----------------------------------

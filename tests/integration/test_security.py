@@ -50,6 +50,11 @@ def test_enable_mfa_shows_qr_setup_key_and_code_field(browser, pat, htmx):
     assert len(secret) == 32
     assert 'name="code"' in r.text and "Verify and Enable" in r.text
     assert r.headers["Vary"].count("HX-Request") == 1
+    # A phone cannot scan its own screen: the same setup as a link its app opens, with the
+    # QR code alone (a helper's walk of help/mfa.md on a phone).
+    link = re.search(r'<p class="open-in-app">[^<]*<a href="([^"]+)">', r.text).group(1)
+    assert link == (f"otpauth://totp/OzyOps:pat%40example.com?secret={secret}&amp;issuer=OzyOps")
+    assert "open-in-app" not in browser.get(PAGE).text  # shown once, as the QR code is
 
 
 @pytest.mark.parametrize("htmx", [True, False])
