@@ -119,10 +119,14 @@ class Check:
             )
         if self.kind == "recovery_key":
             return "That recovery key didn't work. Check it and try again."
-        return (
+        wrong = (
             "That code didn't work. Enter the current 6-digit code from your authenticator "
             "app; if it has just changed, wait for the next one and try again."
         )
+        if self.kind == "setup":
+            # N.B. Enable MFA clicked twice leaves the app an entry whose codes never work.
+            return f"{wrong} If the app has more than one OzyOps entry, use the one added last."
+        return wrong
 
 
 # --- enrolment -------------------------------------------------------------------------

@@ -213,6 +213,17 @@ def test_the_address_of_a_setup_post_leads_to_the_page(browser, pat, path):
     assert r.status_code == 303 and r.headers["Location"] == PAGE
 
 
+def test_a_code_from_a_replaced_setup_points_to_the_app_entry_added_last(browser, pat, clock):
+    """Enable MFA clicked twice: the first entry in the app never works, and waiting for
+    its next code, as the message said, did not help (a walk of help/mfa.md)."""
+    _, first = enable_mfa(browser, htmx=True)
+    r, _ = enable_mfa(browser, htmx=True)
+    code = totp.code_at(first, clock.timestamp)
+    r = browser.post(PAGE + "/verify", {"code": code, "setup": setup_of(r)}, htmx=True)
+    assert r.status_code == 422
+    assert "If the app has more than one OzyOps entry, use the one added last." in r.text
+
+
 def test_wrong_code_keeps_the_same_qr_and_says_why(browser, pat, clock):
     r, secret = enable_mfa(browser, htmx=True)
     setup = setup_of(r)
