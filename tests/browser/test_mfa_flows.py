@@ -367,6 +367,11 @@ def test_enrol_by_qr_code_and_log_in_without_javascript(nojs_page, factory, cloc
     expect(page).to_have_url(url("/settings/profile/security/verify"))
     expect(page.get_by_role("heading", name="Security", exact=True)).to_be_visible()
     assert RECOVERY_KEY_FORMAT.match(key), key
+    # The focus starts at the key's heading, for a screen reader, with no box drawn round
+    # it: that looked like a glitch (a walk of help/mfa.md without JavaScript).
+    heading = page.get_by_role("heading", name="Save your recovery key")
+    expect(heading).to_be_focused()
+    assert heading.evaluate("e => getComputedStyle(e).outlineStyle") == "none"
 
     dashboard = security.saved_and_continue()
     security = dashboard.go_to_security()
