@@ -394,6 +394,17 @@ def test_recovery_page_links_back_to_the_code_step(page, factory, clock):
     CodePage(page).arrive().enter_expecting_dashboard(Authenticator(SECRET, clock).code())
 
 
+def test_a_whole_recovery_key_fits_its_field_on_a_phone(page, factory):
+    """ "Check it and try again": on a 390 px phone the key's last characters were hidden
+    in its field (a walk of help/mfa.md)."""
+    page.set_viewport_size(PHONE)
+    user = factory.user(kind="trades", email="eve@law.example", mfa=True)
+    LoginPage(page).open().log_in_expecting_code(user.email).use_recovery_key()
+    field = page.get_by_label("Recovery key")
+    field.fill("WWWWW-MMMMM-WWWWW-MMMMM-WWWWW")  # the widest letters the key can have
+    assert field.evaluate("e => e.scrollWidth <= e.clientWidth")
+
+
 # --- more of what a person runs into ---------------------------------------------------
 
 
