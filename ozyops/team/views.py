@@ -11,7 +11,7 @@ from ..accounts import AccountError
 from ..extensions import credential_limit, db
 from ..forms import EmptyForm, SudoForm
 from ..models import WITH_ACCOUNT, User
-from ..security import sudo
+from ..security import mfa, sudo
 from . import members
 from .forms import AddMemberForm, InvitationForm, RoleForm
 from .permissions import can, may_grant
@@ -244,6 +244,7 @@ def _member_page(target, status=200, **context):
     """The member page as the database has it now. An `error` without `error_for` shows at
     the top: after a refusal because someone else changed the row, its form may be gone."""
     context.setdefault("password_paused_until", passwords.paused_until(target, clock.utcnow()))
+    context.setdefault("codes_locked_until", mfa.locked_until(target, clock.now()))
     if "newest_link" not in context:
         # A page that answers a refused Create password link keeps the link it was shown
         # with: made from the newest one instead, a reload sent again would pass the check.
