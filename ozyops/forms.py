@@ -4,9 +4,11 @@ from flask import g
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import PasswordField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, ValidationError
 from wtforms.widgets import Input
 from wtforms.widgets.core import clean_key
+
+from .security import totp
 
 
 def init_app(app):
@@ -53,13 +55,23 @@ class EmptyForm(FlaskForm):
     """A POST button with nothing but a CSRF token."""
 
 
+def _six_digits(_form, field):
+    """N.B. what cannot be a code (too short, a letter) is said so, and not counted as a
+    wrong code towards the lock: it tells no one anything (a walk found "12" counted)."""
+    if totp.clean(field.data) is None:
+        raise ValidationError(SIX_DIGITS)
+
+
+SIX_DIGITS = "Enter the 6-digit code from your app."
+
+
 class CodeForm(FlaskForm):
-    """One authentication code. Format is judged by the TOTP module, so that a pasted
-    "123 456" works and every wrong input gets the same explanation."""
+    """One authentication code. Its format is the TOTP module's, so that a pasted
+    "123 456" works."""
 
     code = StringField(
         "Authentication code",
-        validators=[InputRequired("Enter the 6-digit code from your app."), Length(max=20)],
+        validators=[InputRequired(SIX_DIGITS), _six_digits],
         render_kw={
             "inputmode": "numeric",
             "autocomplete": "one-time-code",

@@ -91,6 +91,20 @@ def test_code_is_accepted_only_once(browser, make_browser, doc, app):
     assert count(app, "code_reused") == 1
 
 
+@pytest.mark.parametrize("typed", ["12", "1234567", "12345a", "x" * 30])
+def test_what_cannot_be_a_code_is_said_so_and_not_counted(browser, doc, app, typed):
+    """ "12" got "That code didn't work" and counted towards the lock (a walk of
+    help/mfa.md): it tells no one anything, and the person only needs to type all six."""
+    browser.login(doc.email)
+    r = browser.post("/login/mfa", {"code": typed}, page="/login/mfa")
+    assert r.status_code == 422 and "Enter the 6-digit code from your app." in r.text
+    assert count(app, "mfa_failed") == 0
+    with app.app_context():
+        assert db.session.get(User, doc.id).mfa_failures == 0
+    r = browser.post("/login/mfa", {"code": " " + browser.code()[:3] + "-" + browser.code()[3:]})
+    assert r.status_code == 303  # a pasted "123-456" still works
+
+
 def test_clock_hint_when_the_phone_is_minutes_off(browser, doc, app):
     browser.login(doc.email)
     r = browser.post("/login/mfa", {"code": browser.code(offset=-4 * 60)}, page="/login/mfa")
