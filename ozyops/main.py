@@ -102,6 +102,12 @@ def healthz():
     return {"status": status}, 200 if status == schema.READY else 503
 
 
+@bp.get("/settings")
+def settings():
+    """Settings typed as an address (help/mfa.md says "Settings > ..."): where its link goes."""
+    return redirect(url_for("security.show_profile"))
+
+
 @bp.get("/dashboard")
 @login_required
 def dashboard():
