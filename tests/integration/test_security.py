@@ -602,7 +602,11 @@ def test_require_mfa_switch_is_a_sudo_action(browser, factory, clock, app):
     owner = factory.user(email="boss@example.com", kind="law")
     browser.login(owner.email)
     clock.advance(minutes=11)
-    assert 'name="credential"' in browser.get("/settings/team").text
+    team = browser.get("/settings/team").text
+    assert 'name="credential"' in team
+    # An owner without MFA is told it is theirs to set up too, and at once (a walk found
+    # the owner sent straight to setup with no word before).
+    assert "you too: you will be taken to set it up as soon as you save" in team
     browser.post("/settings/team/require-mfa", {"require_mfa": "on"})
     with app.app_context():
         assert not db.session.get(Account, owner.account_id).require_mfa

@@ -61,6 +61,7 @@ def test_only_the_owner_may_require_mfa(browser, practice, role, app):
 
 def test_owner_switches_the_requirement_on_and_off_and_it_is_audited(browser, practice, app):
     browser.login_with_code(practice["owner"].email)
+    assert "you too" not in browser.get("/settings/team").text  # MFA on: nothing to warn of
     browser.post("/settings/team/require-mfa", {"require_mfa": "on"}, page="/settings/team")
     with app.app_context():
         assert db.session.get(Account, practice["account"]).require_mfa
