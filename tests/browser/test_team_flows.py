@@ -231,6 +231,9 @@ def test_reset_after_ten_minutes_asks_for_a_current_code(page, clinic, clock):
     expect(confirmation.box).to_contain_text(
         "To confirm it is you, enter the current code from your authenticator app."
     )
+    # Sized for six digits, as every other code field (a walk found it the page's width).
+    code_width = confirmation.credential.evaluate("e => e.getBoundingClientRect().width")
+    assert code_width < 200, code_width
 
     confirmation.confirm(owner.wrong_code())
     expect(confirmation.error()).to_contain_text(WRONG_CODE)
