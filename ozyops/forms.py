@@ -55,14 +55,14 @@ class EmptyForm(FlaskForm):
     """A POST button with nothing but a CSRF token."""
 
 
+SIX_DIGITS = "Enter the 6-digit code from your app."
+
+
 def _six_digits(_form, field):
     """N.B. what cannot be a code (too short, a letter) is said so, and not counted as a
     wrong code towards the lock: it tells no one anything (a walk found "12" counted)."""
     if totp.clean(field.data) is None:
         raise ValidationError(SIX_DIGITS)
-
-
-SIX_DIGITS = "Enter the 6-digit code from your app."
 
 
 class CodeForm(FlaskForm):
