@@ -11,6 +11,9 @@ def test_settings_typed_as_an_address_opens_settings(browser, factory):
     browser.login(user.email)
     r = browser.get("/settings", follow_redirects=True)
     assert r.status_code == 200 and "<h1>Profile</h1>" in r.text
+    # A phone breaks the address after "@" or before a dot, not mid-word (a walk found
+    # "…example.co" / "m"), as the team page does.
+    assert "<dd>pat@<wbr>example<wbr>.com</dd>" in r.text
 
 
 def test_no_id_is_used_twice_on_a_page_of_several_forms(browser, factory):
