@@ -52,9 +52,9 @@ def test_enable_mfa_shows_qr_setup_key_and_code_field(browser, pat, htmx):
     assert r.headers["Vary"].count("HX-Request") == 1
     # A phone cannot scan its own screen: the same setup as a link its app opens, with the
     # QR code alone (a helper's walk of help/mfa.md on a phone).
-    link = re.search(r'<p class="open-in-app">[^<]*<a href="([^"]+)">', r.text).group(1)
+    link = re.search(r'<a href="(otpauth:[^"]+)">Add OzyOps to your authenticator app<', r.text)[1]
     assert link == (f"otpauth://totp/OzyOps:pat%40example.com?secret={secret}&amp;issuer=OzyOps")
-    assert "open-in-app" not in browser.get(PAGE).text  # shown once, as the QR code is
+    assert "otpauth:" not in browser.get(PAGE).text  # shown once, as the QR code is
 
 
 @pytest.mark.parametrize("htmx", [True, False])
