@@ -18,7 +18,7 @@ def create_app(test_config=None):
         # configuration sets on the "ozyops" logger wins.
         app.logger.setLevel(logging.INFO)
 
-    from . import admission, cli, errors, extensions, forms, headers, sessions
+    from . import admission, cli, clock, errors, extensions, forms, headers, sessions
     from .auth import sso
     from .auth.views import bp as auth_bp
     from .main import bp as main_bp
@@ -43,6 +43,7 @@ def create_app(test_config=None):
     errors.init_app(app)
     headers.init_app(app)
     forms.init_app(app)
+    clock.init_app(app)
     for bp in (main_bp, auth_bp, security_bp, team_bp, audit_bp):
         app.register_blueprint(bp)
     cli.init_app(app)

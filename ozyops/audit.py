@@ -113,6 +113,7 @@ LABELS = {
     "sso_failed": "Sign-in with Google or Microsoft failed",
     "sso_linked": "Google or Microsoft sign-in linked",
     "sso_unlinked": "Google or Microsoft sign-in unlinked",
+    "time_zone_changed": "Time zone changed",
     "user_added": "Person added",
 }
 

@@ -1,11 +1,15 @@
-"""The one source of "now", so tests can set the time instead of sleeping.
+"""The one source of "now", so tests can set the time instead of sleeping, and how a
+stored time reads on a practice's clock.
 
 Tests put a callable in `app.config["CLOCK"]`; everything else gets UTC wall time.
 """
 
 from datetime import UTC, datetime
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
 from flask import current_app, has_app_context
+from flask_login import current_user
 
 
 def now() -> datetime:
@@ -25,3 +29,38 @@ def naive(dt: datetime) -> datetime:
 def utcnow() -> datetime:
     """`now()` in the naive-UTC form the database stores."""
     return naive(now())
+
+
+# The IANA regions a practice can be in; the rest of the database's names are old aliases
+# ("US/Eastern") and fixed offsets ("Etc/GMT+5") that would only lengthen the list.
+_REGIONS = (
+    "Africa",
+    "America",
+    "Antarctica",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+)
+
+
+@cache
+def zones():
+    """The time zones a practice may choose, UTC first, then by name."""
+    named = (z for z in available_timezones() if z.split("/", 1)[0] in _REGIONS)
+    return ("UTC", *sorted(named))
+
+
+def local(dt, zone):
+    """`dt` (naive UTC, as stored) as a clock in `zone`, an IANA name, shows it."""
+    return dt.replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
+
+
+def init_app(app):
+    @app.template_filter("local")
+    def _local(dt, fmt):
+        """A stored time as the signed-in person's practice reads it, e.g.
+        `{{ m.last_login_at|local('%H:%M %Z') }}` → "13:22 EST"."""
+        return local(dt, current_user.account.time_zone).strftime(fmt)

@@ -44,6 +44,8 @@ class Account(db.Model):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     require_mfa: Mapped[bool] = mapped_column(default=False)
+    # Where the practice is (an IANA name): the clock times its people read (clock.local).
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     # The audit chain's head: how many entries are sealed and the last one's hash (audit.py).
     audit_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     audit_head: Mapped[str | None] = mapped_column(String(64))

@@ -282,5 +282,7 @@ def paused_message(user, now):
     """For someone signed in (sudo mode, Change password); the sign-in page says only that
     email and password don't match, so that it tells no one whether an email exists."""
     until = paused_until(user, now)
-    when = f"until {until:%H:%M} UTC" if until else f"for up to {PAUSE_MINUTES} minutes"
+    if until:
+        until = clock.local(until, user.account.time_zone)  # the practice's clock says when
+    when = f"until {until:%H:%M %Z}" if until else f"for up to {PAUSE_MINUTES} minutes"
     return f"Too many wrong passwords in a row: your password is paused {when}."

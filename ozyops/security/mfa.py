@@ -85,7 +85,7 @@ class Check:
     @property
     def message(self):
         if self.outcome is Outcome.LOCKED:
-            until = f"until {self.locked_until:%H:%M} UTC (at most {LOCK_MINUTES} minutes)"
+            until = f"until {self.locked_until:%H:%M %Z} (at most {LOCK_MINUTES} minutes)"
             if self.kind == "setup":  # someone with no MFA yet has no codes or key to lose
                 # N.B. by then the setup has run out too (both last 15 minutes by default).
                 return (
@@ -278,6 +278,7 @@ def locked(user, now, kind="code", signed_in=False):
 
 def _lock(user, until, kind, signed_in):
     help_ = lost_both(user if signed_in else None)
+    until = clock.local(until, user.account.time_zone)  # the practice's clock says when
     return Check(Outcome.LOCKED, locked_until=until, kind=kind, lost_both=help_)
 
 

@@ -6,7 +6,9 @@ nobody is their own target here: one's own MFA is managed under Security.
 """
 
 MANAGERS = frozenset({"owner", "admin"})
-ACCOUNT_ACTIONS = frozenset({"see_security_details", "view_audit", "invite", "set_require_mfa"})
+ACCOUNT_ACTIONS = frozenset(
+    {"see_security_details", "view_audit", "invite", "set_require_mfa", "set_time_zone"}
+)
 MEMBER_ACTIONS = frozenset(
     {
         "reset_mfa",

@@ -1,6 +1,8 @@
 """Settings > Team: the member list, Reset MFA, Add member, and each member's page
 (role, deactivate, password link, ownership). Permission: `permissions.can`, always."""
 
+import functools
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
@@ -124,6 +126,28 @@ def set_require_mfa():
         "info",
     )
     return htmx.redirect_to(url_for("team.show_team"))
+
+
+@bp.route("/time-zone", methods=["GET", "POST"])
+@login_required
+def set_time_zone():
+    """The practice's time zone, the clock its people read times on (owners and admins)."""
+    _require("set_time_zone")
+    account = current_user.account
+    page = functools.partial(
+        render_template, "team/time_zone.html", zones=clock.zones(), chosen=account.time_zone
+    )
+    if request.method != "POST":  # GET, or HEAD
+        return page()
+    zone = request.form.get("time_zone", "")
+    if zone not in clock.zones():
+        return page(error="Choose your practice's time zone from the list."), 422
+    if zone != account.time_zone:
+        audit.record("time_zone_changed", actor=current_user, account_id=account.id, time_zone=zone)
+        account.time_zone = zone
+        db.session.commit()
+    flash(f"Times are now shown in {zone} time.", "info")
+    return redirect(url_for("team.show_team"), code=303)
 
 
 @bp.route("/<id:user_id>/reset-mfa", methods=["GET", "POST"])

@@ -782,3 +782,18 @@ def test_a_password_link_opened_where_the_owner_is_signed_in_asks_to_log_out_fir
         page.locator("main").get_by_role("button", name="Log out").click()
     expect(page.get_by_role("status")).to_have_text("You have logged out.")
     SetPasswordPage(page).open(link).set_password()
+
+
+def test_the_owner_sets_the_practices_time_zone_and_times_follow(any_page, clinic, clock, shots):
+    """A practice in New York reads its sign-ins on its own clock, not UTC's."""
+    page = any_page
+    team = team_from_dashboard(log_in_with_code(page, clinic["owner"].email, clock))
+    expect(team.column("Dana Owner", "Last sign-in")).to_contain_text("09:00 UTC")
+    page.get_by_role("link", name="Change the time zone").click()
+    page.get_by_label("Your practice's time zone").select_option("America/New_York")
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=shots / "time-zone-390.png", full_page=True)
+    page.set_viewport_size(DESKTOP)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Times are now shown in America/New_York time.")).to_be_visible()
+    expect(team.column("Dana Owner", "Last sign-in")).to_contain_text("04:00 EST")

@@ -590,3 +590,17 @@ def test_a_secret_the_keys_cannot_open_is_a_clear_503(browser, doc, app, caplog)
     assert "Codes can&#39;t be checked just now" in r.text and "Traceback" not in r.text
     assert "ENCRYPTION_KEYS lacks the key" in caplog.text
     assert browser.get("/dashboard").headers["Location"] == "/login/mfa"  # fails closed
+
+
+def test_a_lock_says_when_it_ends_on_the_practices_clock(browser, doc, app, clock):
+    """Not "until 09:15 UTC" to a practice in New York."""
+    from ozyops.models import Account
+
+    with app.app_context():
+        user = db.session.get(User, doc.id)
+        db.session.get(Account, user.account_id).time_zone = "America/New_York"
+        user.mfa_locked_until = clock.now.replace(tzinfo=None) + timedelta(minutes=15)
+        db.session.commit()
+    browser.login(doc.email)
+    page = browser.get("/login/mfa").text
+    assert "are locked until 04:15 EST (at most 15 minutes)" in page

@@ -79,3 +79,57 @@ def test_healthcare_owner_has_no_switch(browser, factory):
     assert "Require MFA for everyone" not in browser.get("/settings/team").text
     r = browser.post("/settings/team/require-mfa", {}, page="/settings/team")
     assert r.status_code == 403
+
+
+# --- the practice's time zone ------------------------------------------------------------
+
+ZONE_PAGE = "/settings/team/time-zone"
+
+
+def test_the_practice_reads_times_on_its_own_clock(browser, practice, app, clock):
+    """A dental office in New York read "09:00 UTC" for its own sign-ins and locks (noted
+    by walks of help/mfa.md since the first sessions): owners and admins set the practice's
+    time zone, and the pages' times follow it; the audit log stays in UTC (SPEC §6)."""
+    browser.login_with_code(practice["owner"].email)  # 09:00 UTC, 04:00 in New York
+    team = browser.get("/settings/team").text
+    assert "Times are shown in UTC time." in team and "09:00 UTC" in team
+    page = browser.get(ZONE_PAGE).text
+    assert "<option selected>UTC</option>" in page and "<option>America/New_York</option>" in page
+    assert "US/Eastern" not in page and "Etc/GMT+5" not in page  # aliases only lengthen it
+    r = browser.post(ZONE_PAGE, {"time_zone": "America/New_York"}, page=ZONE_PAGE)
+    assert r.status_code == 303 and r.headers["Location"] == "/settings/team"
+    team = browser.get("/settings/team").text
+    assert "Times are now shown in America/New_York time." in team
+    assert '2026-11-28</span> <span class="whole">04:00 EST</span>' in team
+    # SPEC §6: the audit log's times are UTC, on the page and in the export.
+    audit_page = browser.get("/settings/audit").text
+    assert "2026-11-28 09:00:10" in audit_page and "Time zone changed" in audit_page
+    assert "2026-11-28T09:00:10Z" in browser.get("/settings/audit.csv").text
+    with app.app_context():
+        account = db.session.get(Account, practice["account"])
+        assert account.time_zone == "America/New_York"
+        entry = db.session.scalar(select(AuditEvent).filter_by(event="time_zone_changed"))
+        assert entry.actor_id == practice["owner"].id and "America/New_York" in entry.details
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "US/Eastern", "", "<b>"])
+def test_a_time_zone_not_on_the_list_is_refused_and_nothing_changes(browser, practice, app, zone):
+    browser.login_with_code(practice["owner"].email)
+    r = browser.post(ZONE_PAGE, {"time_zone": zone}, page=ZONE_PAGE)
+    assert r.status_code == 422 and "Choose your practice&#39;s time zone from the list." in r.text
+    with app.app_context():
+        assert db.session.get(Account, practice["account"]).time_zone == "UTC"
+
+
+def test_only_owners_and_admins_set_the_time_zone(browser, make_browser, practice, app):
+    browser.login(practice["member"].email)
+    assert browser.get(ZONE_PAGE).status_code == 403
+    r = browser.post(ZONE_PAGE, {"time_zone": "Europe/London"}, page="/settings/team")
+    assert r.status_code == 403
+    assert "Change the time zone" not in browser.get("/settings/team").text
+    admin = make_browser()
+    admin.login(practice["admin"].email)
+    r = admin.post(ZONE_PAGE, {"time_zone": "Europe/London"}, page=ZONE_PAGE)
+    assert r.status_code == 303
+    with app.app_context():
+        assert db.session.get(Account, practice["account"]).time_zone == "Europe/London"
