@@ -11,7 +11,8 @@ from flask import session
 
 from .. import clock, passwords, sessions
 from ..extensions import db
-from . import mfa
+from ..forms import SIX_DIGITS
+from . import mfa, totp
 
 WINDOW = timedelta(minutes=10)
 
@@ -59,6 +60,8 @@ def confirm(user, credential, now):
     if len(credential) > passwords.MAX_LENGTH:
         return "That is too long to be a code or a password."
     if user.mfa_enabled:
+        if totp.clean(credential) is None:  # not counted, as at every other code field
+            return SIX_DIGITS
         check = mfa.verify_code(user, credential, now)
         if not check.ok:
             return check.message

@@ -184,6 +184,16 @@ class TestSudoMode:
         r = browser.post(f"{TEAM}/{clinic['admin'].id}/reset-mfa", {}, htmx=True)
         assert r.status_code == 200
 
+    def test_what_cannot_be_a_code_is_said_so_and_not_counted(self, browser, clinic, clock, app):
+        """As at every other code field: "12" tells no one anything."""
+        browser.login_with_code(clinic["owner"].email)
+        clock.advance(minutes=11)
+        url = f"{TEAM}/{clinic['member'].id}/reset-mfa"
+        r = browser.post(url, {"credential": "12"}, htmx=True, page=TEAM)
+        assert r.status_code == 422 and "Enter the 6-digit code from your app." in r.text
+        assert events(app, "mfa_failed") == [] and user(app, clinic["member"]).mfa_enabled
+        assert user(app, clinic["owner"]).mfa_failures == 0
+
     def test_each_code_field_on_a_members_page_says_what_it_confirms(self, browser, clinic, clock):
         """Four fields named "Authentication code" on one page: each is described by its
         form's button, not told apart by position alone (an accessibility audit)."""
