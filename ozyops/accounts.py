@@ -6,7 +6,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, passwords
+from . import audit, clock, passwords
 from .extensions import db
 from .models import KINDS, ROLES, Account, User
 
@@ -63,15 +63,19 @@ def any_account_exists():
     return db.session.scalar(select(func.count()).select_from(Account)) > 0
 
 
-def create_account(name, kind, owner_email, owner_name, owner_password, via):
+def create_account(name, kind, owner_email, owner_name, owner_password, via, time_zone="UTC"):
     """A new account and its owner, committed; AccountError on bad input. `via`: "setup"
     (the first-run page) or "cli" (the operator's command), for the audit log."""
     name = clean_name(name, "the practice name")
     if kind not in KINDS:
         raise AccountError(f"Kind must be one of: {', '.join(KINDS)}.")
+    if time_zone not in clock.zones():
+        raise AccountError(
+            f"Time zone must be a place such as America/New_York, not {time_zone!r}."
+        )
     if db.session.scalar(select(Account).where(func.lower(Account.name) == name.lower())):
         raise AccountError(f"An account named {name!r} already exists.")
-    account = Account(name=name, kind=kind)
+    account = Account(name=name, kind=kind, time_zone=time_zone)
     db.session.add(account)
     owner = _new_user(account, owner_email, owner_name, "owner", owner_password)
     if via == "setup" and not _alone(account):

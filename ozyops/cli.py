@@ -67,11 +67,16 @@ def _one_of(choices):
 )
 @click.option("--owner-email", required=True)
 @click.option("--owner-name", required=True)
+@click.option(
+    "--time-zone", default="UTC", help="Where the practice is, e.g. America/New_York (UTC)."
+)
 @click.option("--owner-password", prompt=True, hide_input=True, confirmation_prompt=True)
-def create_account_command(name, kind, owner_email, owner_name, owner_password):
+def create_account_command(name, kind, owner_email, owner_name, time_zone, owner_password):
     """Create an account and its owner."""
     account, owner = _run(
-        lambda: create_account(name, kind, owner_email, owner_name, owner_password, via="cli")
+        lambda: create_account(
+            name, kind, owner_email, owner_name, owner_password, via="cli", time_zone=time_zone
+        )
     )
     click.echo(f"Created account {account.name!r} ({account.kind}) with owner {owner.email}.")
 

@@ -14,7 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
-from . import htmx, schema
+from . import clock, htmx, schema
 from .accounts import AccountError, any_account_exists, create_account
 from .extensions import limiter
 from .models import KINDS
@@ -34,6 +34,13 @@ class SetupForm(FlaskForm):
         "Kind of practice",
         choices=[SelectChoice(k, KIND_LABELS[k]) for k in KINDS],
         validators=[InputRequired()],
+    )
+    time_zone = SelectField(
+        "Time zone",
+        choices=clock.zones,
+        default="UTC",
+        description="Where the practice is, for the times OzyOps shows: the nearest large "
+        "city in your time zone, such as America/New_York.",
     )
     name = StringField("Your name", validators=[InputRequired(), Length(max=120)])
     email = EmailField(
@@ -74,6 +81,7 @@ def setup():
                 form.name.data,
                 form.password.data,
                 via="setup",
+                time_zone=form.time_zone.data,
             )
         except AccountError as e:
             error = str(e)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ozyops.clock import naive
 from ozyops.extensions import db
-from ozyops.models import AuditEvent, User
+from ozyops.models import Account, AuditEvent, User
 from ozyops.security import totp
 
 SECURITY = "/settings/profile/security"
@@ -166,6 +166,18 @@ def test_an_accented_practice_name_is_found_and_kept_unique_whatever_its_case(ru
             ("account_created", True),
             ("user_added", True),
         ]
+
+
+def test_create_account_takes_the_practices_time_zone(runner, app):
+    r = runner.invoke(args=[*OK_ACCOUNT, "--time-zone", "Europe/London"])
+    assert r.exit_code == 0, r.output
+    with app.app_context():
+        assert db.session.scalar(select(Account)).time_zone == "Europe/London"
+    r = runner.invoke(args=[*new_account(), "--time-zone", "Mars/Olympus_Mons"])
+    assert r.exit_code == 1
+    assert r.output.strip() == (
+        "Error: Time zone must be a place such as America/New_York, not 'Mars/Olympus_Mons'."
+    )
 
 
 def test_duplicate_account_name_is_refused(runner):

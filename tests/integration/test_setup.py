@@ -61,6 +61,21 @@ def test_setup_rejects_bad_input_with_a_message(browser, app, change, message):
         assert db.session.scalar(select(Account)) is None
 
 
+def test_setup_asks_where_the_practice_is(browser, app):
+    page = browser.get("/setup").text
+    assert '<option selected value="UTC">UTC</option>' in page
+    assert browser.post("/setup", {**GOOD, "time_zone": "America/Chicago"}).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(Account)).time_zone == "America/Chicago"
+
+
+def test_setup_refuses_a_time_zone_not_on_the_list(browser, app):
+    r = browser.post("/setup", {**GOOD, "time_zone": "US/Central"})
+    assert r.status_code == 422 and "Not a valid choice" in r.text
+    with app.app_context():
+        assert db.session.scalar(select(Account)) is None
+
+
 def test_a_setup_finished_meanwhile_elsewhere_leaves_one_practice(
     browser, app, factory, monkeypatch
 ):
