@@ -6,7 +6,8 @@ Tests put a callable in `app.config["CLOCK"]`; everything else gets UTC wall tim
 
 from datetime import UTC, datetime
 from functools import cache
-from zoneinfo import ZoneInfo, available_timezones
+from importlib.resources import files
+from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 from flask_login import current_user
@@ -31,26 +32,14 @@ def utcnow() -> datetime:
     return naive(now())
 
 
-# The IANA regions a practice can be in; the rest of the database's names are old aliases
-# ("US/Eastern") and fixed offsets ("Etc/GMT+5") that would only lengthen the list.
-_REGIONS = (
-    "Africa",
-    "America",
-    "Antarctica",
-    "Asia",
-    "Atlantic",
-    "Australia",
-    "Europe",
-    "Indian",
-    "Pacific",
-)
-
-
 @cache
 def zones():
-    """The time zones a practice may choose, UTC first, then by name."""
-    named = (z for z in available_timezones() if z.split("/", 1)[0] in _REGIONS)
-    return ("UTC", *sorted(named))
+    """The time zones a practice may choose: UTC, then by name the zones of tzdata's zone.tab,
+    one per place. N.B. not every name the database knows: the rest are old aliases
+    ("Asia/Calcutta", "US/Eastern") and fixed offsets ("Etc/GMT+5")."""
+    table = files("tzdata.zoneinfo").joinpath("zone.tab").read_text()
+    places = {row.split("\t")[2] for row in table.splitlines() if row and row[0] != "#"}
+    return ("UTC", *sorted(places))
 
 
 def local(dt, zone):
