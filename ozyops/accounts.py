@@ -73,7 +73,7 @@ def create_account(name, kind, owner_email, owner_name, owner_password, via, tim
         raise AccountError(
             f"Time zone must be a place such as America/New_York, not {time_zone!r}."
         )
-    if db.session.scalar(select(Account).where(func.lower(Account.name) == name.lower())):
+    if db.session.scalar(select(Account).where(func.lower(Account.name) == func.lower(name))):
         raise AccountError(f"An account named {name!r} already exists.")
     account = Account(name=name, kind=kind, time_zone=time_zone)
     db.session.add(account)
@@ -113,7 +113,7 @@ def add_user(account_name, email, name, role, password):
     """A new admin or member in the account called `account_name`, committed: the operator's
     `add-user` (the team page invites people instead)."""
     account = db.session.scalar(
-        select(Account).where(func.lower(Account.name) == (account_name or "").strip().lower())
+        select(Account).where(func.lower(Account.name) == func.lower((account_name or "").strip()))
     )
     if account is None:
         raise AccountError(f"No account named {account_name!r}.")

@@ -4,6 +4,7 @@ Secrets that are not configured are generated once into `instance/` (mode 0600) 
 so there is never a literal key in source and a restart keeps everyone signed in.
 """
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -98,7 +99,7 @@ def load(app, test_config=None):
         app.config.from_pyfile(os.path.join(app.instance_path, "config.py"), silent=True)
         app.config.from_prefixed_env("OZYOPS")
         app.config.update(
-            {k: os.environ[f"OZYOPS_{k}"] for k in _TEXT if f"OZYOPS_{k}" in os.environ}
+            {k: _as_text(os.environ[f"OZYOPS_{k}"]) for k in _TEXT if f"OZYOPS_{k}" in os.environ}
         )
     else:
         app.config.from_mapping(test_config)
@@ -121,6 +122,16 @@ def load(app, test_config=None):
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     # N.B. said for every app: Flask-Limiter's one Limiter otherwise keeps the last app's.
     app.config.setdefault("RATELIMIT_ENABLED", True)
+
+
+def _as_text(raw):
+    """A text setting's variable as Flask documents it: JSON text ('"123456"') is that text;
+    anything else (123456, a URL) is taken as written."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    return value if isinstance(value, str) else raw
 
 
 def _check(config):

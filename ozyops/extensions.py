@@ -129,7 +129,8 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
         # N.B. SQLite's own lower() changes only A to Z: "ÉCLAT" and "éclat" were two practices,
-        # and a search for "élodie" did not find "Élodie". PostgreSQL's follows Unicode.
+        # and a search for "élodie" did not find "Élodie". PostgreSQL's follows the database's
+        # locale (Unicode in C.UTF-8 or a language's; A to Z in plain C).
         dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
 

@@ -159,10 +159,12 @@ def test_a_text_setting_made_of_digits_in_the_environment_is_taken_as_written(
     monkeypatch.setenv("OZYOPS_TOTP_ISSUER", "2024")
     monkeypatch.setenv("OZYOPS_MAIL_PASSWORD", "0123456")
     monkeypatch.setenv("OZYOPS_MAIL_PORT", "587")
+    monkeypatch.setenv("OZYOPS_MAIL_USERNAME", '"2025"')  # JSON text, as Flask documents
     app = Flask("ozyops", instance_path=str(tmp_path / "instance"))
     config.load(app)
     assert app.config["TOTP_ISSUER"] == "2024"
     assert app.config["MAIL_PASSWORD"] == "0123456"
+    assert app.config["MAIL_USERNAME"] == "2025"
     assert app.config["MAIL_PORT"] == 587
 
 
