@@ -15,7 +15,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from joserfc.errors import JoseError
-from requests import RequestException
+from requests import JSONDecodeError, RequestException
 
 from .. import audit, clock, errors, htmx, links, passwords
 from ..extensions import credential_limit, db
@@ -67,13 +67,10 @@ def sso_start(provider):
         return client.authorize_redirect(
             url_for("auth.sso_callback", provider=provider, _external=True)
         )
+    except (JSONDecodeError, RuntimeError) as error:
+        return _sso_misconfigured(provider, error)
     except (OSError, ValueError, AuthlibBaseError, RequestException):
         return _sso_failed(provider, "unreachable")
-    except RuntimeError as error:
-        # Authlib's word for a provider document without the addresses it needs: the
-        # *_METADATA_URL setting names some other document (a key set, a web page).
-        current_app.logger.error("sign-in with %s is misconfigured: %s", provider, error)
-        return _sso_failed(provider, "misconfigured")
 
 
 @bp.get("/login/<any(google, microsoft):provider>/callback")
@@ -84,6 +81,8 @@ def sso_callback(provider):
         return _sso_failed(provider, "cancelled")
     try:
         token = client.authorize_access_token(claims_options=sso.claims_options(provider))
+    except RuntimeError as error:
+        return _sso_misconfigured(provider, error)
     except (OSError, RequestException):
         return _sso_failed(provider, "unreachable")
     except (AuthlibBaseError, JoseError) as e:
@@ -118,6 +117,14 @@ def _sso_failed(provider, reason, message=None, user=None):
     db.session.commit()
     status = 502 if reason in ("unreachable", "misconfigured") else 401
     return _login_page(LoginForm(formdata=None), text, status)
+
+
+def _sso_misconfigured(provider, error):
+    """N.B. a provider document that is not JSON, or lacks an address sign-in needs
+    (Authlib's RuntimeError): the *_METADATA_URL setting names some other document (a web
+    page, a key set). Said to the person plainly, and why to the operator in the log."""
+    current_app.logger.error("sign-in with %s is misconfigured: %s", provider, error)
+    return _sso_failed(provider, "misconfigured")
 
 
 def _pending_or_restart():

@@ -3,6 +3,7 @@
 MFA still enforced afterwards."""
 
 import re
+import time
 from datetime import timedelta
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -269,6 +270,33 @@ def test_a_metadata_url_naming_some_other_document_is_said_plainly(app, which, b
     r = browser.get(f"/login/{which}")
     name = {"google": "Google", "microsoft": "Microsoft"}[which]
     assert r.status_code == 502 and f"Sign-in with {name} is not set up correctly" in r.text
+
+
+def test_a_metadata_url_naming_a_web_page_is_said_plainly(app, which, browser, provider, caplog):
+    """Not "could not be reached just now. Try again": trying again cannot help."""
+    from ozyops.auth import sso
+
+    app.config.update({**sso_config(provider, which), f"{which.upper()}_METADATA_URL": provider})
+    sso.init_app(app)
+    r = browser.get(f"/login/{which}")
+    assert r.status_code == 502 and "is not set up correctly" in r.text
+    assert any("is misconfigured" in m for m in caplog.messages)
+
+
+def test_a_provider_document_without_a_key_set_is_said_plainly_at_the_callback(
+    browser, sso_app, provider, which, factory
+):
+    """A document with the sign-in address but no jwks_uri (optional in OAuth's own
+    metadata) failed only on the way back, with a 500 (found by a review)."""
+    factory.user(email="pat@example.com", kind="trades")
+    set_claims(provider, f"{which}-pat9", **claims_for(which, "pat@example.com"))
+    document = requests.get(f"{provider}/.well-known/openid-configuration", timeout=5).json()
+    del document["jwks_uri"]
+    with sso_app.test_request_context():
+        client = sso_app.extensions["ozyops.oauth"].create_client(which)
+        client.server_metadata.update(document, _loaded_at=time.time())
+    r = sign_in(browser, provider, which, f"{which}-pat9")
+    assert r.status_code == 502 and "is not set up correctly" in r.text
 
 
 def test_deactivated_user_cannot_sign_in(browser, sso_app, provider, which, factory):
