@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from ozyops.extensions import db
 from ozyops.models import Account, User
+from tests.conftest import PG_URL
 
 GOOD = {
     "account_name": "Bright Smile Dental",
@@ -91,3 +92,40 @@ def test_a_setup_finished_meanwhile_elsewhere_leaves_one_practice(
     with app.app_context():
         assert db.session.scalars(select(Account.id)).all() == [first.account_id]
         assert db.session.scalar(select(User).filter_by(email="dana@example.com")) is None
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL's lock: SQLite has one writer at a time")
+def test_on_postgresql_two_setups_at_once_take_turns(browser, app):
+    """PostgreSQL lets two setups INSERT at once, each seeing only its own practice until the
+    other commits: they count in turn, under an advisory lock. Here another setup has made
+    its practice and holds the lock; this one must wait, then find it (a review found the
+    test above passes without the lock)."""
+    import threading
+    import time
+
+    import psycopg
+
+    from ozyops.accounts import _SETUP_LOCK
+
+    other = psycopg.connect(PG_URL)
+    try:
+        other.execute(
+            "INSERT INTO accounts (name, kind, require_mfa) VALUES ('Other', 'law', false)"
+        )
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
+        answer = {}
+        setup = threading.Thread(target=lambda: answer.update(r=browser.post("/setup", GOOD)))
+        setup.start()
+        waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        deadline = time.monotonic() + 20
+        with psycopg.connect(PG_URL, autocommit=True) as watcher:
+            while watcher.execute(waiting).fetchone()[0] == 0:  # until it waits its turn
+                assert time.monotonic() < deadline and setup.is_alive(), "it did not wait"
+                time.sleep(0.01)
+        other.commit()
+        setup.join(20)
+    finally:
+        other.close()
+    assert answer["r"].status_code == 422 and "OzyOps was set up meanwhile" in answer["r"].text
+    with app.app_context():
+        assert db.session.scalars(select(Account.name)).all() == ["Other"]
