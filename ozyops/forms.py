@@ -4,11 +4,11 @@ from flask import g
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import PasswordField, StringField
-from wtforms.validators import InputRequired, ValidationError
+from wtforms.validators import InputRequired
 from wtforms.widgets import Input
 from wtforms.widgets.core import clean_key
 
-from .security import totp
+from .security.mfa import NOT_A_CODE
 
 
 def init_app(app):
@@ -55,23 +55,13 @@ class EmptyForm(FlaskForm):
     """A POST button with nothing but a CSRF token."""
 
 
-SIX_DIGITS = "Enter the 6-digit code from your app."
-
-
-def _six_digits(_form, field):
-    """N.B. what cannot be a code (too short, a letter) is said so, and not counted as a
-    wrong code towards the lock: it tells no one anything (a walk found "12" counted)."""
-    if totp.clean(field.data) is None:
-        raise ValidationError(SIX_DIGITS)
-
-
 class CodeForm(FlaskForm):
-    """One authentication code. Its format is the TOTP module's, so that a pasted
-    "123 456" works."""
+    """One authentication code. Its format is judged where it is checked (mfa.verify_code),
+    so that a pasted "123 456" works."""
 
     code = StringField(
         "Authentication code",
-        validators=[InputRequired(SIX_DIGITS), _six_digits],
+        validators=[InputRequired(NOT_A_CODE)],
         render_kw={
             "inputmode": "numeric",
             "autocomplete": "one-time-code",

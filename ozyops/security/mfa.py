@@ -62,6 +62,11 @@ class Outcome(StrEnum):
     INVALID = "invalid"
     CLOCK_OFF = "clock_off"
     LOCKED = "locked"
+    # Not six digits (spaces and dashes aside): it could never match, so it is not counted.
+    MALFORMED = "malformed"
+
+
+NOT_A_CODE = "Enter the 6-digit code from your app."
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,8 @@ class Check:
 
     @property
     def message(self):
+        if self.outcome is Outcome.MALFORMED:
+            return NOT_A_CODE
         if self.outcome is Outcome.LOCKED:
             until = f"until {self.locked_until:%H:%M %Z} (at most {LOCK_MINUTES} minutes)"
             if self.kind == "setup":  # someone with no MFA yet has no codes or key to lose
@@ -187,6 +194,8 @@ def enable(user, code, now):
         )
     if lock := locked(user, now, kind="setup", signed_in=True):
         return lock, None
+    if totp.clean(code) is None:
+        return Check(Outcome.MALFORMED), None
     step = _usable_step(user, secret, code, now)
     if step is None:
         return _failure(user, _miss(secret, code, now, kind="setup"), now, code, user), None
@@ -295,6 +304,8 @@ def verify_code(user, code, now, signs_in=False, provider=None):
         return lock
     if not user.mfa_enabled:
         return Check(Outcome.INVALID)  # reset meanwhile: nothing can match
+    if totp.clean(code) is None:
+        return Check(Outcome.MALFORMED)
     secret = open_(user.totp_secret)
     # Who typed it, for the audit log: someone at the sign-in's code step is not yet known
     # to be the user; anywhere else the user is signed in.
