@@ -10,10 +10,12 @@ VENV=${VENV:-.venv}
 "$VENV/bin/pip" install --quiet --upgrade pip
 "$VENV/bin/pip" install --quiet -e '.[test]'
 
-# Debian packages the tests drive: chromium (browser tests) and nginx (load balancer test).
+# Debian packages the tests drive: chromium (browser tests), nginx (load balancer test) and
+# systemd's checker (deploy/'s units).
 missing=""
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+[ -x /usr/bin/systemd-analyze ] || missing="$missing systemd"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
