@@ -1,6 +1,8 @@
 """Moving an install's data to another database: from the embedded SQLite file to
 PostgreSQL, when a practice outgrows one machine (`flask --app ozyops copy-database`)."""
 
+import hashlib
+
 from sqlalchemy import create_engine, func, insert, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,7 +23,11 @@ def copy_database(target_url):
 
     N.B. ids are copied as they are (sessions, links and the audit chain name rows by id),
     so PostgreSQL's sequences are then moved past the highest, or the next row made there
-    would take an id already used."""
+    would take an id already used.
+
+    N.B. every table is read again at the end, and the copy is undone if any changed: a
+    server still running would otherwise lose, without a word, the audit entries, sign-ins
+    and MFA changes made while the copy ran, and could leave a copy whose rows disagree."""
     try:
         target = create_engine(database_uri(target_url, "--to"))
     except ConfigError as e:
@@ -30,21 +36,47 @@ def copy_database(target_url):
     try:
         with source.connect() as src, target.begin() as dst:
             _check_target(src, dst)
-            copied = {}
+            copied, read = {}, {}
             for table in db.metadata.sorted_tables:  # a row's parents before it
-                rows = src.execute(select(table).order_by(*table.primary_key.columns))
+                digest = hashlib.sha256()
                 copied[table.name] = 0
-                while batch := rows.mappings().fetchmany(BATCH):
-                    dst.execute(insert(table), [dict(r) for r in batch])
+                for batch in _read(src, table, digest):
+                    dst.execute(insert(table), batch)
                     copied[table.name] += len(batch)
+                read[table.name] = digest.digest()
                 if dst.dialect.name == "postgresql":
                     _move_sequences(dst, table)
+            for table in db.metadata.sorted_tables:
+                if _digest(src, table) != read[table.name]:
+                    raise MoveError(
+                        f"This install's database changed while it was copied (table "
+                        f"{table.name}): OzyOps is still running. Nothing was written. Stop "
+                        "OzyOps on every server that uses this database, then run this again."
+                    )
             return copied
     except SQLAlchemyError as e:
         cause = getattr(e, "orig", None) or e
         raise MoveError(f"The copy failed and was undone: {cause}") from None
     finally:
         target.dispose()
+
+
+def _read(src, table, digest):
+    """`table`'s rows in batches of dicts, in id order, each row added to `digest`."""
+    rows = src.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+    while batch := rows.fetchmany(BATCH):
+        batch = [dict(r) for r in batch]
+        for row in batch:
+            digest.update(repr(sorted(row.items())).encode())
+        yield batch
+
+
+def _digest(src, table):
+    """The digest `_read` makes of `table`'s rows, as they are now."""
+    digest = hashlib.sha256()
+    for _batch in _read(src, table, digest):
+        pass
+    return digest.digest()
 
 
 def _check_target(src, dst):

@@ -477,3 +477,46 @@ def test_copy_database_refuses_a_target_without_the_schema(runner, tmp_path):
     # A driver that is not installed: checked as the server's own DATABASE_URL is.
     r = runner.invoke(args=["copy-database", "--to", "mysql://u:hunter2@db/ozy"])
     assert r.exit_code == 1 and "--to asks for mysql" in r.output and "hunter2" not in r.output
+
+
+def test_copy_database_is_undone_when_the_install_changes_meanwhile(
+    app, runner, factory, tmp_path, monkeypatch
+):
+    """A server left running while the copy ran (found by a review): what it wrote
+    meanwhile was lost from the new database without a word. Now the copy is undone."""
+    from flask_migrate import stamp
+
+    from ozyops import create_app, moving
+
+    pat = factory.user(email="pat@example.com")
+    new = f"sqlite:///{tmp_path}/new.sqlite"
+    target = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": new})
+    with target.app_context():
+        db.create_all()
+        stamp()
+    read = moving._read
+
+    def meanwhile(src, table, digest):
+        yield from read(src, table, digest)
+        if table.name == "users":  # Pat sets MFA up on a server still running
+            with app.app_context(), db.engine.begin() as conn:
+                conn.execute(
+                    User.__table__.update()
+                    .where(User.__table__.c.id == pat.id)
+                    .values(totp_secret="sealed")
+                )
+            monkeypatch.setattr(moving, "_read", read)
+
+    monkeypatch.setattr(moving, "_read", meanwhile)
+    r = runner.invoke(args=["copy-database", "--to", new])
+    assert r.exit_code == 1, r.output
+    assert "database changed while it was copied (table users)" in r.output
+    assert "Nothing was written. Stop OzyOps on every server" in r.output
+    with target.app_context():
+        assert db.session.scalar(select(User.id)) is None  # the target is as it was
+
+    r = runner.invoke(args=["copy-database", "--to", new])  # stopped: it goes through
+    assert r.exit_code == 0, r.output
+    with target.app_context():
+        assert db.session.scalar(select(User.totp_secret)) == "sealed"
+        db.engine.dispose()
