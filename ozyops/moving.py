@@ -27,7 +27,8 @@ def copy_database(target_url):
 
     N.B. every table is read again at the end, and the copy is undone if any changed: a
     server still running would otherwise lose, without a word, the audit entries, sign-ins
-    and MFA changes made while the copy ran, and could leave a copy whose rows disagree."""
+    and MFA changes made while the copy ran, and could leave a copy whose rows disagree.
+    What a server writes after that second read is not copied: it must be stopped first."""
     try:
         target = create_engine(database_uri(target_url, "--to"))
     except ConfigError as e:
@@ -44,8 +45,6 @@ def copy_database(target_url):
                     dst.execute(insert(table), batch)
                     copied[table.name] += len(batch)
                 read[table.name] = digest.digest()
-                if dst.dialect.name == "postgresql":
-                    _move_sequences(dst, table)
             for table in db.metadata.sorted_tables:
                 if _digest(src, table) != read[table.name]:
                     raise MoveError(
@@ -53,6 +52,8 @@ def copy_database(target_url):
                         f"{table.name}): OzyOps is still running. Nothing was written. Stop "
                         "OzyOps on every server that uses this database, then run this again."
                     )
+                if dst.dialect.name == "postgresql":
+                    _move_sequences(dst, table)  # N.B. not undone by a rollback: last
             return copied
     except SQLAlchemyError as e:
         cause = getattr(e, "orig", None) or e
@@ -63,7 +64,9 @@ def copy_database(target_url):
 
 def _read(src, table, digest):
     """`table`'s rows in batches of dicts, in id order, each row added to `digest`."""
-    rows = src.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+    query = select(table).order_by(*table.primary_key.columns)
+    # N.B. on PostgreSQL a server-side cursor: the audit log need not fit in memory.
+    rows = src.execution_options(stream_results=True).execute(query).mappings()
     while batch := rows.fetchmany(BATCH):
         batch = [dict(r) for r in batch]
         for row in batch:

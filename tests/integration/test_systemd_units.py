@@ -149,7 +149,7 @@ def _healthy(port):
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
                 return True
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.1)  # waiting for a server to start, not for a test step
     return False
 
