@@ -1,7 +1,8 @@
 """deploy/'s systemd units, with /opt/ozyops made this checkout: systemd's own checker
 finds nothing wrong and rates their sandboxes OK; the server's ExecStart starts, tells
-systemd it is ready, and reloads and stops on the signals its unit sends; the nightly
-audit check runs as its unit runs it, from an empty anchors file on the first night.
+systemd it is ready and stops on the signal its unit sends, and a wrong setting is not
+restarted; the nightly audit check runs as its unit runs it, from an empty anchors file on
+the first night, into a file the app's user can add to but not rewrite.
 
 N.B. nothing here runs under systemd itself (the test machine's PID 1 is not systemd):
 what systemd adds at run time, the sandbox, is checked by `systemd-analyze security`."""
@@ -9,10 +10,12 @@ what systemd adds at run time, the sandbox, is checked by `systemd-analyze secur
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -100,9 +103,10 @@ def test_systemd_finds_nothing_wrong_with_the_units(tmp_path):
         assert float(exposure[1]) <= 2.0 and exposure[2] == "OK", rated.stdout
 
 
-def test_the_server_starts_says_it_is_ready_reloads_and_stops_as_its_unit_runs_it(tmp_path):
+def test_the_server_starts_says_it_is_ready_and_stops_as_its_unit_runs_it(tmp_path):
     unit = _service("ozyops.service")
     assert unit["Type"] == "notify" and unit["KillMode"] == "mixed"
+    assert "ExecReload" not in unit  # gunicorn's HUP would keep OzyOps's old code
     port = free_port()
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify"))
@@ -123,22 +127,33 @@ def test_the_server_starts_says_it_is_ready_reloads_and_stops_as_its_unit_runs_i
     try:
         assert b"READY=1" in notify.recv(4096)  # what Type=notify waits for
         assert _healthy(port)
-
-        reload = shlex.split(unit["ExecReload"].replace("$MAINPID", str(server.pid)))
-        subprocess.run(reload, check=True)
-        assert _healthy(port)
-
         server.send_signal(signal.SIGTERM)  # KillMode=mixed: to gunicorn alone, first
-        timeout = int(unit["TimeoutStopSec"])
-        assert server.wait(timeout=timeout) == 0
+        assert server.wait(timeout=int(unit["TimeoutStopSec"])) == 0
     finally:
         notify.close()
         if server.poll() is None:
             server.kill()
             server.wait()
     with server.stderr:
-        log = server.stderr.read()
-    assert "Handling signal: hup" in log and "Traceback" not in log, log
+        assert "Traceback" not in server.stderr.read()
+
+
+def test_a_wrong_setting_stops_the_server_for_good_as_its_unit_runs_it(tmp_path):
+    """Restart=on-failure would start it again every two seconds, for ever: gunicorn tells
+    systemd it is ready before its workers find the setting wrong."""
+    unit = _service("ozyops.service")
+    env = {**_environment(tmp_path), "OZYOPS_IDLE_TIMEOUT_MIN": "soon"}
+    env["OZYOPS_BIND"] = f"127.0.0.1:{free_port()}"
+    ran = subprocess.run(
+        shlex.split(unit["ExecStart"]),
+        cwd=unit["WorkingDirectory"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "IDLE_TIMEOUT_MIN" in ran.stderr
+    assert str(ran.returncode) in unit["RestartPreventExitStatus"].split()
 
 
 def _healthy(port):
@@ -172,3 +187,43 @@ def test_the_nightly_check_runs_as_its_unit_runs_it_from_an_empty_anchors_file(t
         kept = anchors.read_text()
         assert f"Every anchor in {anchors} holds ({checked} checked)." in kept
         assert kept.count("# Smile Dental") == night
+
+
+def test_the_app_user_can_add_to_the_anchors_file_but_not_rewrite_it():
+    """As the timer's service's install lines make it (root's, 0644, chattr +a) and systemd
+    hands it over (opened by root for appending, as the check's standard output): a check
+    run as another user, which could be made to run anything the app's user writes, can
+    add lines but neither empty the file (without +a it could, through that descriptor)
+    nor open it again to write."""
+    made = (DEPLOY / "ozyops-audit-verify.service").read_text()
+    assert "install -m 0644 /dev/null" in made and "chattr +a" in made
+    folder = Path(tempfile.mkdtemp())  # N.B. not pytest's tmp_path: only root may enter it
+    anchors = folder / "ozyops-anchors.txt"
+    anchors.write_text("anchor 1 3 abc  # Smile Dental\n")
+    folder.chmod(0o755)
+    anchors.chmod(0o644)
+    try:
+        if os.geteuid() != 0 or subprocess.run(["chattr", "+a", str(anchors)]).returncode:
+            pytest.skip("needs root and a file system with append-only files (ext4, xfs)")
+        # N.B. perl, as the machine's Python may be where the other user cannot reach it.
+        attempt = (
+            'print STDOUT "anchor 1 4 def  # Smile Dental\\n"; STDOUT->flush;'
+            " exit 2 if truncate(STDOUT, 0); exit 3 if open(my $f, '>>', $ARGV[0]); exit 0"
+        )
+        with anchors.open("a") as out:
+            ran = subprocess.run(
+                ["perl", "-e", attempt, str(anchors)],
+                stdout=out,
+                stderr=subprocess.PIPE,
+                text=True,
+                user="nobody",
+                cwd="/",
+            )
+        assert ran.returncode == 0, (ran.returncode, ran.stderr)
+        assert anchors.read_text().splitlines() == [
+            "anchor 1 3 abc  # Smile Dental",
+            "anchor 1 4 def  # Smile Dental",
+        ]
+    finally:
+        subprocess.run(["chattr", "-a", str(anchors)], capture_output=True)
+        shutil.rmtree(folder)
