@@ -117,6 +117,20 @@ def test_whoever_had_their_mfa_reset_is_told_who_did_it_and_when(
     assert 'id="mfa-qr"' in page and "reset your MFA" not in page  # set up again at once
 
 
+def test_a_member_reset_by_the_owner_is_told_to_tell_them(browser, make_browser, clinic):
+    """Not "tell your practice's owner", who did it (found by a walk of the help article)."""
+    from tests.integration.test_security import PAGE
+
+    browser.login_with_code(clinic["owner"].email)
+    browser.get(TEAM)
+    assert browser.post(f"{TEAM}/{clinic['member'].id}/reset-mfa", {}).status_code == 303
+    sam = make_browser()
+    sam.login(clinic["member"].email)
+    page = sam.get(PAGE).text
+    assert re.search(r"If you did not\s+ask for this, tell them\.", page), page
+    assert "practice&#39;s owner." not in page
+
+
 def test_reset_works_without_javascript(browser, clinic, app):
     browser.login_with_code(clinic["admin"].email)
     url = f"{TEAM}/{clinic['member'].id}/reset-mfa"
