@@ -164,25 +164,32 @@ def login_mfa():
     if restart:
         return restart
     form = CodeForm()
-    error = None
     now = clock.now()
     if form.validate_on_submit():
         check, next_url = signin.finish_with_code(user, form.code.data, now, _provider())
         if check.ok:
             return redirect(next_url, code=303)
-        error = check.message
         if _restart_after(check):
             flash("Too many wrong codes for one sign-in. Log in again.", "error")
             return redirect(url_for("auth.login"), code=303)
-    elif lock := mfa.locked(user, now):
-        error = lock.message
-    return _code_page(form, error, user, 422 if request.method == "POST" else 200)
+    else:
+        check = mfa.locked(user, now)
+    status = 422 if request.method == "POST" else 200
+    return _code_page(form, user, status, **_verdict(check))
 
 
-def _code_page(form, error, user, status):
+def _code_page(form, user, status, error=None, locked=False):
     return render_template(
-        "auth/mfa.html", form=form, error=error, pending_email=user.email
+        "auth/mfa.html", form=form, pending_email=user.email, error=error, locked=locked
     ), status
+
+
+def _verdict(check):
+    """A failed check for a sign-in step's page: its message, and whether it is a lock,
+    during which the page offers no field to type in (nothing typed there could work)."""
+    if check is None:
+        return {"error": None, "locked": False}
+    return {"error": check.message, "locked": check.outcome is mfa.Outcome.LOCKED}
 
 
 @bp.route("/login/recovery", methods=["GET", "POST"])
@@ -194,7 +201,6 @@ def login_recovery():
     if restart:
         return restart
     form = RecoveryForm()
-    error = None
     now = clock.now()
     if form.validate_on_submit():
         check = mfa.use_recovery_key(
@@ -208,20 +214,21 @@ def login_recovery():
                 "info",
             )
             return redirect(url_for("security.show_security"), code=303)
-        error = check.message
         if _restart_after(check):
             flash("Too many wrong attempts for one sign-in. Log in again.", "error")
             return redirect(url_for("auth.login"), code=303)
-    elif lock := mfa.locked(user, now, kind="recovery_key"):  # said before a key is typed
-        error = lock.message
-    return _recovery_page(form, error, user, 422 if request.method == "POST" else 200)
+    else:
+        check = mfa.locked(user, now, kind="recovery_key")  # said before a key is typed
+    status = 422 if request.method == "POST" else 200
+    return _recovery_page(form, user, status, **_verdict(check))
 
 
-def _recovery_page(form, error, user, status):
+def _recovery_page(form, user, status, error=None, locked=False):
     return render_template(
         "auth/recovery.html",
         form=form,
         error=error,
+        locked=locked,
         lost_both=mfa.lost_both(),
         pending_email=user.email,
     ), status
@@ -243,8 +250,8 @@ def _too_many_attempts(error):
             return _login_page(LoginForm(), text, 429)
         if (user := signin.pending_user()) is not None:
             if request.endpoint == "auth.login_mfa":
-                return _code_page(CodeForm(), text, user, 429)
-            return _recovery_page(RecoveryForm(), text, user, 429)
+                return _code_page(CodeForm(), user, 429, error=text)
+            return _recovery_page(RecoveryForm(), user, 429, error=text)
     return errors.http_error(error)
 
 
