@@ -373,12 +373,14 @@ def test_ten_failures_lock_the_user_for_15_minutes_across_logins(make_browser, d
     # Nothing to type in while locked: a field would only invite codes that cannot work
     # (found by a walk of the help article: the code box and its links stayed).
     assert 'name="code"' not in r.text and "Use Recovery Key" not in r.text
+    assert "enter the 6-digit code" not in r.text
     assert "Start again with a different account" in r.text
     r = b.post("/login/mfa", {"code": b.code()}, page="/login/mfa")
     assert r.status_code == 422 and "locked" in r.text  # even the right code, while locked
     page = b.get("/login/recovery")  # said before a key is typed, as on the code step
     assert page.status_code == 200 and "are locked until" in page.text
     assert 'name="recovery_key"' not in page.text and "code instead" not in page.text
+    assert "Enter the recovery key" not in page.text
     assert "Lost your phone" not in page.text  # the page says who can help once, below
     assert "No recovery key? Ask your practice" in page.text
     assert "Start again with a different account" in page.text
