@@ -194,7 +194,7 @@ def enable(user, code, now):
         )
     if lock := locked(user, now, kind="setup", signed_in=True):
         return lock, None
-    if totp.clean(code) is None:
+    if (code := totp.clean(code)) is None:
         return Check(Outcome.MALFORMED), None
     step = _usable_step(user, secret, code, now)
     if step is None:
@@ -304,7 +304,7 @@ def verify_code(user, code, now, signs_in=False, provider=None):
         return lock
     if not user.mfa_enabled:
         return Check(Outcome.INVALID)  # reset meanwhile: nothing can match
-    if totp.clean(code) is None:
+    if (code := totp.clean(code)) is None:
         return Check(Outcome.MALFORMED)
     secret = open_(user.totp_secret)
     # Who typed it, for the audit log: someone at the sign-in's code step is not yet known
