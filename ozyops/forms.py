@@ -80,4 +80,4 @@ class SudoForm(FlaskForm):
 
     # N.B. its length is judged with what was typed, in sudo.confirm: a form error here was
     # shown by some pages and not others.
-    credential = PasswordField("Authentication code")
+    credential = PasswordField("Your authentication code")

@@ -408,7 +408,7 @@ class ResetConfirmation(SettingsScreen):
 
     @property
     def credential(self):
-        return self.box.get_by_label("Authentication code", exact=True)
+        return self.box.get_by_label("Your authentication code", exact=True)
 
     def error(self):
         return self.box.get_by_role("alert")
@@ -488,7 +488,7 @@ class AddMemberPage(SettingsScreen):
     @property
     def credential(self):
         """The confirm-it's-you code, asked after ten minutes (sudo mode)."""
-        return self.page.get_by_label("Authentication code", exact=True)
+        return self.page.get_by_label("Your authentication code", exact=True)
 
     def fill(self, name, email, role="Member", code=None):
         self.page.get_by_label("Name", exact=True).fill(name)

@@ -732,12 +732,12 @@ def test_an_error_below_the_fold_comes_back_in_view_on_a_phone(any_page, clinic,
 
     team.manage("Sam Park")
     section = page.locator("section").filter(has=page.get_by_role("heading", name="Deactivate"))
-    section.get_by_label("Authentication code").fill("000000")
+    section.get_by_label("Your authentication code").fill("000000")
     with page.expect_navigation():
         page.get_by_role("button", name="Deactivate Sam Park").click()
     expect(section.get_by_role("alert")).to_contain_text(WRONG_CODE)
     expect(section.get_by_role("alert")).to_be_in_viewport()
-    expect(section.get_by_label("Authentication code")).to_be_focused()
+    expect(section.get_by_label("Your authentication code")).to_be_focused()
 
     page.get_by_role("link", name="Profile").click()
     page.get_by_label("Current password").fill(PASSWORD)

@@ -176,7 +176,7 @@ class TestSudoMode:
         assert 'name="credential"' not in browser.get(url).text
         clock.advance(minutes=1, seconds=1)
         confirm = browser.get(url, headers={"HX-Request": "true"})
-        assert 'name="credential"' in confirm.text and "Authentication code" in confirm.text
+        assert 'name="credential"' in confirm.text and "Your authentication code" in confirm.text
         r = browser.post(url, {}, htmx=True)
         assert r.status_code == 422 and "enter your authentication code" in r.text
         # Asked for, not typed wrong: the field is not marked wrong (a review's find).
@@ -209,7 +209,7 @@ class TestSudoMode:
         assert user(app, clinic["owner"]).mfa_failures == 0
 
     def test_each_code_field_on_a_members_page_says_what_it_confirms(self, browser, clinic, clock):
-        """Four fields named "Authentication code" on one page: each is described by its
+        """Four fields named "Your authentication code" on one page: each is described by its
         form's button, not told apart by position alone (an accessibility audit)."""
         browser.login_with_code(clinic["owner"].email)
         clock.advance(minutes=11)
@@ -227,7 +227,7 @@ class TestSudoMode:
         browser.login_with_code(clinic["admin"].email)
         clock.advance(minutes=11)
         page = browser.get(f"{TEAM}/add").text
-        assert '<label for="credential-add">Authentication code</label>' in page
+        assert '<label for="credential-add">Your authentication code</label>' in page
         form = {"name": "Mallory", "email": "mallory@example.com", "role": role}
         for credential, message in [
             (None, "to confirm it&#39;s you, enter your authentication code."),
@@ -645,7 +645,7 @@ def test_signing_out_the_others_later_asks_for_a_code_or_password(
         clock.advance(seconds=30)  # a code is good once: the phone's is the next one
     clock.advance(minutes=11)
     page = laptop.get("/settings/profile/security").text
-    label = "Authentication code" if mfa else "Your password"
+    label = "Your authentication code" if mfa else "Your password"
     assert f'<label for="credential-sessions">{label}</label>' in page
     wrong = "000000" if mfa else "not my password"
     refusals = {
