@@ -110,6 +110,7 @@ LABELS = {
     "recovery_key_regenerated": "New recovery key made",
     "recovery_key_used": "Recovery key used",
     "role_changed": "Role changed",
+    "secrets_reencrypted": "MFA secrets encrypted again with a new key",
     "sso_failed": "Sign-in with Google or Microsoft failed",
     "sso_linked": "Google or Microsoft sign-in linked",
     "sso_unlinked": "Google or Microsoft sign-in unlinked",

@@ -6,6 +6,7 @@ runs `flask --app ozyops reencrypt-secrets` (`reencrypt_stored_secrets`) so that
 ones can go.
 """
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -63,7 +64,7 @@ def stored_secrets_unopened():
         return None
     unreadable = []
     multi = _box()
-    for _id, email, *tokens, _begun in rows:
+    for _id, _account, email, *tokens, _begun in rows:
         try:
             for token in filter(None, tokens):
                 multi.decrypt(token.encode())
@@ -92,7 +93,12 @@ def reencrypt_stored_secrets(now):
     its secret is still the one read (someone who sets MFA up or has it reset meanwhile
     keeps what they did), and every row is read again at the end: `left` names whoever
     still needs an older key (a setup in progress, or a secret sealed meanwhile by a server
-    whose first key is another). MultiFernet.rotate keeps each secret's timestamp."""
+    whose first key is another). MultiFernet.rotate keeps each secret's timestamp.
+
+    Each practice whose rows changed gets one audit entry, by the operator, with its counts:
+    its owner can see when its people's secrets were sealed anew (HIPAA's audit controls),
+    without an entry for each person."""
+    from .. import audit
     from ..extensions import db
     from ..models import User
     from .mfa import setup_over  # N.B. mfa imports this module
@@ -100,9 +106,10 @@ def reencrypt_stored_secrets(now):
     multi = _box()
     first = Fernet(_keys(current_app.config["ENCRYPTION_KEYS"])[0])
     done = Reencrypted()
-    for user_id, email, secret, pending, begun in _sealed_rows():
+    changed = defaultdict(Counter)  # account id: what changed there
+    for user_id, account_id, email, secret, pending, begun in _sealed_rows():
         if pending and setup_over(begun, now):
-            done.cleared += db.session.execute(
+            changed[account_id]["setups_cleared"] += db.session.execute(
                 update(User)
                 .where(User.id == user_id, User.pending_totp_secret == pending)
                 .values(pending_totp_secret=None, pending_totp_created_at=None)
@@ -115,13 +122,19 @@ def reencrypt_stored_secrets(now):
             except InvalidToken:
                 done.unreadable.append(email)
             else:
-                done.sealed += db.session.execute(
+                changed[account_id]["sealed"] += db.session.execute(
                     update(User)
                     .where(User.id == user_id, User.totp_secret == secret)
                     .values(totp_secret=new)
                 ).rowcount
         db.session.commit()  # one person at a time: no lock held for long
-    for _id, email, *tokens, _begun in _sealed_rows():
+    for account_id, counts in changed.items():
+        if counts := +counts:  # the counts above nought
+            audit.record("secrets_reencrypted", account_id=account_id, via="cli", **counts)
+            done.sealed += counts["sealed"]
+            done.cleared += counts["setups_cleared"]
+    db.session.commit()
+    for _id, _account, email, *tokens, _begun in _sealed_rows():
         if any(t and not _opens(first, t) for t in tokens) and email not in done.unreadable:
             done.left.append(email)
     return done
@@ -143,6 +156,7 @@ def _sealed_rows():
     return db.session.execute(
         select(
             User.id,
+            User.account_id,
             User.email,
             User.totp_secret,
             User.pending_totp_secret,

@@ -291,8 +291,8 @@ class TestReencryptSecrets:
     ):
         from ozyops.security import secretbox
 
-        factory.user(email="pat@example.com", mfa=True)
-        factory.user(email="sam@example.com", mfa=True)
+        pat = factory.user(email="pat@example.com", mfa=True)
+        factory.user(pat.account_id, role="member", email="sam@example.com", mfa=True)
         given_up = factory.user(email="lee@example.com")  # clicked Enable MFA, went away
         with app.app_context():
             lee = db.session.get(User, given_up.id)
@@ -315,6 +315,20 @@ class TestReencryptSecrets:
         again = runner.invoke(args=["reencrypt-secrets"])
         assert again.exit_code == 0 and "Re-encrypted 0 MFA secrets" in again.output
         assert "(2 already were)" in again.output
+        # One entry for each practice whose rows changed, by the operator, with its counts;
+        # none for a run that changed nothing.
+        with app.app_context():
+            entries = db.session.scalars(
+                select(AuditEvent).where(AuditEvent.event == "secrets_reencrypted")
+            ).all()
+            assert {(e.account_id, e.details) for e in entries} == {
+                (pat.account_id, '{"sealed": 2, "via": "cli"}'),
+                (given_up.account_id, '{"setups_cleared": 1, "via": "cli"}'),
+            }
+            assert all(e.by_operator for e in entries)
+        page = browser.get("/settings/audit?event=secrets_reencrypted").text
+        assert "MFA secrets encrypted again with a new key" in page
+        assert '<td data-label="By">operator</td>' in page and "sealed: 2" in page
 
     def test_a_setup_in_progress_is_left_to_finish_and_said(
         self, runner, factory, app, make_browser, clock
