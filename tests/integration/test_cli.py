@@ -171,8 +171,14 @@ def test_an_accented_practice_name_is_found_and_kept_unique_whatever_its_case(ru
 def test_create_account_takes_the_practices_time_zone(runner, app):
     r = runner.invoke(args=[*OK_ACCOUNT, "--time-zone", "Europe/London"])
     assert r.exit_code == 0, r.output
+    assert "UTC" not in r.output
     with app.app_context():
         assert db.session.scalar(select(Account)).time_zone == "Europe/London"
+    # Without one, UTC, and the operator is told where the owner changes it.
+    r = runner.invoke(args=new_account(email="b@example.com"))
+    assert r.exit_code == 0, r.output
+    assert "Its times are shown in UTC until its owner or an admin chooses" in r.output
+    assert "Settings > Team > Change the time zone" in r.output
     r = runner.invoke(args=[*new_account(), "--time-zone", "Mars/Olympus_Mons"])
     assert r.exit_code == 1
     assert r.output.strip() == (
