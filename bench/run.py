@@ -33,6 +33,7 @@ See bench/README.md for why, and for the figures measured on this machine.
 
 import argparse
 import contextlib
+import multiprocessing
 import os
 import platform
 import re
@@ -160,6 +161,14 @@ def postgres_cpu():
     return total if seen else None
 
 
+def client_cpu():
+    """CPU seconds of the load client: this process, and the load processes it has forked
+    and waited for (the side process timing argon2 is reaped only after a phase's figures
+    are taken, so a phase never counts it)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def machine_busy():
     """Non-idle CPU seconds of the whole machine, from /proc/stat."""
     f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -177,7 +186,7 @@ class CpuSnap:
     @classmethod
     def take(cls, server_pid, with_pg):
         pg = postgres_cpu() if with_pg else None
-        return cls(tree_cpu(server_pid), pg, time.process_time(), machine_busy())
+        return cls(tree_cpu(server_pid), pg, client_cpu(), machine_busy())
 
     def minus(self, before):
         pg = None if self.pg is None or before.pg is None else self.pg - before.pg
@@ -471,6 +480,24 @@ class UserPool:
         with self._lock:
             self._free.append(user)
 
+    def split(self, k):
+        """`k` pools sharing out this one's free users, one per load process."""
+        with self._lock:
+            users = list(self._free)
+        return [UserPool(users[i::k]) for i in range(k)]
+
+    def steps(self):
+        """{user id: the step they last signed in}, as a load process hands it back."""
+        with self._lock:
+            return {u.id: u.last_step for u in self._free}
+
+    def learn(self, steps, waits):
+        """What a load process's share of this pool did (see `steps`)."""
+        with self._lock:
+            for user in self._free:
+                user.last_step = max(user.last_step, steps.get(user.id, -1))
+            self.waits += waits
+
     def eligible(self, limit):
         """Up to `limit` users not yet used in this step, taken out of the pool."""
         step = current_step()
@@ -598,10 +625,11 @@ def flow_phase(base, vus, seconds, pool):
     return recs, t0, t0 + seconds, state
 
 
-def code_phase(base, vus, seconds, items, pool=None):
+def code_phase(base, vus, seconds, items):
     """Only POST /login/mfa, each on its own prepared pending sign-in. Every virtual user
-    keeps the signed-in cookie of its last success for the dashboard phase. Users whose
-    prepared sign-in was not reached go back to `pool`."""
+    keeps the signed-in cookie of its last success for the dashboard phase. Returns the
+    records, the timed window, those cookies and the users whose prepared sign-in was not
+    reached."""
     queue, lock = deque(items) if items is not None else None, threading.Lock()
     deadline = time.monotonic() + seconds
     t0 = time.perf_counter()
@@ -640,12 +668,11 @@ def code_phase(base, vus, seconds, items, pool=None):
         s.close()
 
     recs = run_vus(vus, vu)
-    for _sid, _token, user in queue if pool and queue else ():
-        pool.release(user)
+    unused = [user for _sid, _token, user in queue or ()]
     end = t0 + seconds
     if ran_dry:  # prepared sign-ins used up before the time was: measure what ran
         end = max(s[1] for r in recs for s in r.samples) if any(r.samples for r in recs) else t0
-    return recs, t0, end, signed_in
+    return recs, t0, end, signed_in, unused
 
 
 def dashboard_phase(base, vus, seconds, cookies):
@@ -673,6 +700,108 @@ def dashboard_phase(base, vus, seconds, cookies):
 
     recs = run_vus(vus, vu)
     return recs, t0, t0 + seconds
+
+
+# --- the load client in several processes -----------------------------------------------
+#
+# N.B. one Python process could not load the floor: its threads share one GIL, and at 40
+# virtual users it used 0.9 of a core while the machine had up to half a core to spare;
+# in two processes the same 40 sent the floor's code step 1,035 requests a second instead
+# of 570 (the twenty-second session, bench/README.md). So the virtual users are dealt out
+# to --client-processes forked processes (one per core by default), each with its share of
+# the users, prepared sign-ins and cookies; what they record comes back and is merged.
+
+
+def in_processes(phase, shares):
+    """phase(*share) for each share, each in a forked process, all at once; their results
+    in order."""
+    ctx = multiprocessing.get_context("fork")
+    conns, procs = [], []
+    for share in shares:
+        mine, theirs = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_run_share, args=(theirs, phase, share), daemon=True)
+        proc.start()
+        theirs.close()
+        conns.append(mine)
+        procs.append(proc)
+    try:
+        results = [conn.recv() for conn in conns]
+    except EOFError:
+        raise SystemExit("a load process died; see its traceback above") from None
+    for proc in procs:
+        proc.join()
+    return results
+
+
+def _run_share(conn, phase, share):
+    conn.send(phase(*share))
+    conn.close()
+
+
+def _deal(items, k):
+    """`items` in `k` consecutive slices as even as can be (virtual user i stays in order)."""
+    size, extra = divmod(len(items), k)
+    out, start = [], 0
+    for i in range(k):
+        end = start + size + (i < extra)
+        out.append(items[start:end])
+        start = end
+    return out
+
+
+def _merged(results):
+    """(every process's records, the earliest start, the latest end)."""
+    recs = [r for result in results for r in result[0]]
+    return recs, min(r[1] for r in results), max(r[2] for r in results)
+
+
+def spread_flow(base, vus, seconds, pool, procs):
+    """flow_phase over `procs` processes; `pool` learns which step each user signed in."""
+    pools = pool.split(procs) if pool else [None] * procs
+
+    def share(vus_k, pool_k):
+        recs, t0, t1, state = flow_phase(base, vus_k, seconds, pool_k)
+        steps = pool_k.steps() if pool_k else {}
+        return recs, t0, t1, state, steps, pool_k.waits if pool_k else 0
+
+    results = in_processes(share, zip(map(len, _deal(range(vus), procs)), pools, strict=True))
+    recs, t0, t1 = _merged(results)
+    state = {"flows": 0, "flow_ends": []}
+    for *_, s, steps, waits in results:
+        state["flows"] += s["flows"]
+        state["flow_ends"] += s["flow_ends"]
+        if pool:
+            pool.learn(steps, waits)
+    return recs, t0, t1, state
+
+
+def spread_code(base, vus, seconds, items, pool, procs):
+    """code_phase over `procs` processes, each with its share of the prepared sign-ins;
+    the users whose sign-in was not reached go back to `pool`."""
+    sizes = list(map(len, _deal(range(vus), procs)))
+    shares = _deal(items, procs) if items is not None else [None] * procs
+
+    def share(vus_k, items_k):
+        recs, t0, t1, signed_in, unused = code_phase(base, vus_k, seconds, items_k)
+        return recs, t0, t1, signed_in, [u.id for u in unused]
+
+    results = in_processes(share, zip(sizes, shares, strict=True))
+    recs, t0, t1 = _merged(results)
+    signed_in = [cookie for r in results for cookie in r[3]]
+    unused = {uid for r in results for uid in r[4]}
+    for _sid, _token, user in items or ():
+        if user.id in unused:
+            pool.release(user)
+    return recs, t0, t1, signed_in
+
+
+def spread_dashboard(base, vus, seconds, cookies, procs):
+    """dashboard_phase over `procs` processes, each on its share of the sessions."""
+    shares = _deal(list(cookies), procs)
+    results = in_processes(
+        lambda c: dashboard_phase(base, len(c), seconds, c), [(c,) for c in shares]
+    )
+    return _merged(results)
 
 
 # --- statistics -------------------------------------------------------------------------
@@ -783,7 +912,7 @@ def run_backend(backend, args, keys, argon2_cpu_ms, tmp):
         with_pg = backend == "postgres"
 
         for srv, p in targets.values():  # warm every worker: imports, pools, templates
-            flow_phase(srv.url, args.users, args.warmup, p)
+            spread_flow(srv.url, args.users, args.warmup, p, args.client_processes)
 
         def measure(phase, name, signed_in=None):
             srv, p = targets[name]
@@ -800,15 +929,19 @@ def run_backend(backend, args, keys, argon2_cpu_ms, tmp):
             cookies = None
             if phase in ("flow", "cheap"):
                 seconds = args.seconds if phase == "flow" else args.step_seconds
-                recs, t0, t1, state = flow_phase(srv.url, args.users, seconds, p)
+                recs, t0, t1, state = spread_flow(
+                    srv.url, args.users, seconds, p, args.client_processes
+                )
                 flows = state["flows"]
                 flow_rate = sum(1 for e in state["flow_ends"] if e <= t1) / (t1 - t0)
             elif phase == "code":
-                recs, t0, t1, cookies = code_phase(
-                    srv.url, args.users, args.step_seconds, items, pool
+                recs, t0, t1, cookies = spread_code(
+                    srv.url, args.users, args.step_seconds, items, pool, args.client_processes
                 )
             else:
-                recs, t0, t1 = dashboard_phase(srv.url, args.users, args.step_seconds, signed_in)
+                recs, t0, t1 = spread_dashboard(
+                    srv.url, args.users, args.step_seconds, signed_in, args.client_processes
+                )
             cpu = CpuSnap.take(srv.proc.pid, with_pg).minus(before)
             # N.B. a worker recycled meanwhile took its hashing thread with it: not counted.
             same = sampler and set(descendants(srv.proc.pid)) == set(workers)
@@ -1195,6 +1328,13 @@ def main(argv=None):
         type=int,
         default=20000,
         help="at most this many prepared sign-ins for the code-only phase",
+    )
+    ap.add_argument(
+        "--client-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes the virtual users are dealt out to (one per core by default): one "
+        "Python process alone cannot load the floor",
     )
     ap.add_argument("--redis", default=None, help="OZYOPS_REDIS_URL for the app (optional)")
     ap.add_argument(
