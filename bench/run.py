@@ -24,9 +24,11 @@ The argon2 verify subtracted from the flow phase's CPU per flow is what the app'
 hashing threads spent per flow; a verify timed meanwhile in a side process is printed
 beside it.
 
-The load client runs on the same machine, so other processes' CPU use distorts every
-figure: it is printed for each phase, and with --wait-quiet/--retries (see --help) a phase
-pair run while other processes were busy is measured again, keeping the quietest.
+The virtual users are threads dealt out to one load process per core (--client-processes):
+one Python process alone cannot send the floor as much as it serves. The load client runs
+on the same machine, so other processes' CPU use distorts every figure: it is printed for
+each phase, and with --wait-quiet/--retries (see --help) a phase pair run while other
+processes were busy is measured again, keeping the quietest.
 
 See bench/README.md for why, and for the figures measured on this machine.
 """
