@@ -6,6 +6,7 @@ traceback.
 """
 
 import click
+from click.core import ParameterSource
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -67,23 +68,20 @@ def _one_of(choices):
 )
 @click.option("--owner-email", required=True)
 @click.option("--owner-name", required=True)
-@click.option("--time-zone", help="Where the practice is, e.g. America/New_York (UTC).")
+@click.option(
+    "--time-zone", default="UTC", help="Where the practice is, e.g. America/New_York (UTC)."
+)
 @click.option("--owner-password", prompt=True, hide_input=True, confirmation_prompt=True)
 def create_account_command(name, kind, owner_email, owner_name, time_zone, owner_password):
     """Create an account and its owner."""
     account, owner = _run(
         lambda: create_account(
-            name,
-            kind,
-            owner_email,
-            owner_name,
-            owner_password,
-            via="cli",
-            time_zone=time_zone or "UTC",
+            name, kind, owner_email, owner_name, owner_password, via="cli", time_zone=time_zone
         )
     )
     click.echo(f"Created account {account.name!r} ({account.kind}) with owner {owner.email}.")
-    if not time_zone:  # N.B. a practice's times in UTC look hours wrong to its people
+    source = click.get_current_context().get_parameter_source("time_zone")
+    if source is ParameterSource.DEFAULT:  # N.B. times in UTC look hours wrong to its people
         click.echo(
             "Its times are shown in UTC until its owner or an admin chooses its time zone "
             "(Settings > Team > Change the time zone); --time-zone sets it here."
