@@ -751,6 +751,11 @@ def _deal(items, k):
     return out
 
 
+def _sizes(vus, k):
+    """How many of `vus` virtual users each of `k` load processes runs."""
+    return [len(share) for share in _deal(range(vus), k)]
+
+
 def _merged(results):
     """(every process's records, the earliest start, the latest end)."""
     recs = [r for result in results for r in result[0]]
@@ -766,7 +771,7 @@ def spread_flow(base, vus, seconds, pool, procs):
         steps = pool_k.steps() if pool_k else {}
         return recs, t0, t1, state, steps, pool_k.waits if pool_k else 0
 
-    results = in_processes(share, zip(map(len, _deal(range(vus), procs)), pools, strict=True))
+    results = in_processes(share, zip(_sizes(vus, procs), pools, strict=True))
     recs, t0, t1 = _merged(results)
     state = {"flows": 0, "flow_ends": []}
     for *_, s, steps, waits in results:
@@ -780,14 +785,13 @@ def spread_flow(base, vus, seconds, pool, procs):
 def spread_code(base, vus, seconds, items, pool, procs):
     """code_phase over `procs` processes, each with its share of the prepared sign-ins;
     the users whose sign-in was not reached go back to `pool`."""
-    sizes = list(map(len, _deal(range(vus), procs)))
     shares = _deal(items, procs) if items is not None else [None] * procs
 
     def share(vus_k, items_k):
         recs, t0, t1, signed_in, unused = code_phase(base, vus_k, seconds, items_k)
         return recs, t0, t1, signed_in, [u.id for u in unused]
 
-    results = in_processes(share, zip(sizes, shares, strict=True))
+    results = in_processes(share, zip(_sizes(vus, procs), shares, strict=True))
     recs, t0, t1 = _merged(results)
     signed_in = [cookie for r in results for cookie in r[3]]
     unused = {uid for r in results for uid in r[4]}
