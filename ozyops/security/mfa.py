@@ -67,6 +67,11 @@ class Outcome(StrEnum):
 
 
 NOT_A_CODE = "Enter the 6-digit code from your app."
+LAST_TRY = {
+    "code": f"One more wrong code or recovery key locks both for {LOCK_MINUTES} minutes.",
+    "recovery_key": f"One more wrong recovery key or code locks both for {LOCK_MINUTES} minutes.",
+    "setup": f"One more wrong code locks setting up MFA for {LOCK_MINUTES} minutes.",
+}
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class Check:
     # person has had, ever, this one included (`users.mfa_failures_total`).
     total: int | None = None
     hinted_step: int | None = None  # CLOCK_OFF ahead: the step the hint gave away
+    left: int | None = None  # counted: wrong codes and keys left before the lock
 
     @property
     def ok(self):
@@ -89,6 +95,15 @@ class Check:
 
     @property
     def message(self):
+        # N.B. the last one before the lock is said, so that someone whose codes keep
+        # failing stops to check the clock (or asks for help) instead of locking themself
+        # out. It tells someone guessing nothing: the count only ends at a lock or a right
+        # code, so stopping short buys them no more guesses.
+        if self.left == 1:
+            return f"{self._verdict()} {LAST_TRY[self.kind]}"
+        return self._verdict()
+
+    def _verdict(self):
         if self.outcome is Outcome.MALFORMED:
             return NOT_A_CODE
         if self.outcome is Outcome.LOCKED:
@@ -423,7 +438,7 @@ def _failure(user, check, now, typed, by=None, provider=None):
         notify.send(user, "provider_probably_known", provider=provider)
     elif warn:
         notify.send(user, "password_probably_known")
-    return replace(check, total=total)
+    return replace(check, total=total, left=MAX_FAILURES - failures)
 
 
 def _first_warning(user):
