@@ -18,6 +18,7 @@ from . import clock, htmx, schema
 from .accounts import AccountError, any_account_exists, create_account
 from .extensions import limiter
 from .models import KINDS
+from .security import mfa
 
 bp = Blueprint("main", __name__)
 
@@ -119,7 +120,13 @@ def settings():
 @bp.get("/dashboard")
 @login_required
 def dashboard():
-    return render_template("main/dashboard.html", account=current_user.account)
+    # N.B. someone whose MFA was reset where it is optional lands here, not on setup: this
+    # is where they learn who reset it (no query for anyone with MFA on).
+    return render_template(
+        "main/dashboard.html",
+        account=current_user.account,
+        reset_entry=mfa.standing_reset(current_user),
+    )
 
 
 @bp.post("/stay-signed-in")

@@ -76,3 +76,24 @@ def test_mfa_screens_fit_the_screen(page, factory, clock, shots, size):
     code_page.use_recovery_key()
     RecoveryPage(page).arrive()
     look(page, shots, "08-recovery", size)
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_where_mfa_is_optional_a_reset_is_said_on_the_dashboard(page, factory, app, shots, size):
+    """Someone whose MFA was reset, where it is optional, lands on the dashboard: it says who
+    reset it beside the Enable MFA it recommends."""
+    from ozyops.extensions import db
+    from ozyops.models import User
+    from ozyops.security import mfa
+
+    page.set_viewport_size(size)
+    firm = factory.account(kind="law", name="Hartley & Lee Law")
+    lee = factory.user(firm, role="owner", email="lee@example.com", name="Lee Hartley", mfa=True)
+    maria = factory.user(firm, role="member", email="maria@example.com", name="Maria", mfa=True)
+    with app.app_context():
+        mfa.reset(db.session.get(User, maria.id), actor=db.session.get(User, lee.id))
+    LoginPage(page).open().log_in_to_dashboard(maria.email)
+    banner = page.get_by_role("status").filter(has_text="reset your MFA")
+    expect(banner).to_contain_text("Lee Hartley reset your MFA on")
+    fits(page, banner.get_by_role("link", name="Enable MFA"))
+    look(page, shots, "dashboard-after-a-reset", size)

@@ -131,6 +131,29 @@ def test_a_member_reset_by_the_owner_is_told_to_tell_them(browser, make_browser,
     assert "practice&#39;s owner." not in page
 
 
+def test_where_mfa_is_optional_the_dashboard_says_who_reset_it(browser, make_browser, factory):
+    """Someone reset where MFA is optional lands on the dashboard, not on setup: it said only
+    that MFA is recommended (found by a walk of the help article)."""
+    firm = factory.account(kind="law", name="Hartley & Lee")
+    factory.user(firm, role="owner", email="lee@example.com", name="Lee Hartley", mfa=True)
+    maria = factory.user(firm, role="member", email="maria@example.com", name="Maria", mfa=True)
+    browser.login_with_code("lee@example.com")
+    browser.get(TEAM)
+    assert browser.post(f"{TEAM}/{maria.id}/reset-mfa", {}).status_code == 303
+    b = make_browser()
+    assert b.login(maria.email).headers["Location"] == "/dashboard"
+    page = b.get("/dashboard").text
+    assert re.search(
+        r"Lee Hartley reset your MFA on .*If you did not\s+ask for this, tell them\.", page, re.S
+    )
+    assert "Multi-factor authentication is recommended" in page and ">Enable MFA</a>" in page
+    other = make_browser()  # someone who never had MFA: the banner alone
+    factory.user(firm, role="member", email="kim@example.com", mfa=False)
+    other.login("kim@example.com")
+    page = other.get("/dashboard").text
+    assert "reset your MFA" not in page and "Multi-factor authentication is recommended" in page
+
+
 def test_reset_works_without_javascript(browser, clinic, app):
     browser.login_with_code(clinic["admin"].email)
     url = f"{TEAM}/{clinic['member'].id}/reset-mfa"
