@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from flask import has_request_context, request
 from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy.orm import joinedload
 
 from . import clock
 from .extensions import db
@@ -67,11 +68,12 @@ def record(event, *, account_id=None, actor=None, target=None, **details):
 
 
 def latest(target, events):
-    """`target`'s newest entry among `events`, or None (index ix_audit_events_target_event:
-    a few rows read, however long the practice's log)."""
+    """`target`'s newest entry among `events`, with who did it, or None (index
+    ix_audit_events_target_event: a few rows read, however long the practice's log)."""
     return db.session.scalar(
         select(AuditEvent)
         .where(AuditEvent.target_id == target.id, AuditEvent.event.in_(events))
+        .options(joinedload(AuditEvent.actor))
         .order_by(AuditEvent.id.desc())
         .limit(1)
     )

@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import bindparam, case, func, or_, update
 
 from .. import audit, clock, notify, sessions
-from ..extensions import db
+from ..extensions import db, outside_transaction
 from ..models import User
 from . import recovery, totp
 from .secretbox import open_, seal
@@ -520,7 +520,8 @@ def standing_reset(user):
     no mail server is set up, this is the only place they learn it."""
     if user.mfa_enabled:
         return None
-    entry = audit.latest(user, _MFA_CHANGES)
+    with outside_transaction():  # N.B. the dashboard of someone without MFA: no BEGIN for it
+        entry = audit.latest(user, _MFA_CHANGES)
     return entry if entry is not None and entry.event == "mfa_reset" else None
 
 

@@ -34,6 +34,32 @@ def test_a_signed_in_page_reads_its_session_outside_a_transaction(browser, facto
     assert seen == [TransactionStatus.IDLE]  # no BEGIN was sent, so no ROLLBACK follows
 
 
+def test_a_dashboard_saying_who_reset_mfa_reads_outside_a_transaction(
+    browser, factory, app, monkeypatch
+):
+    """Who reset it, and their name, come with the session's reads: no BEGIN for them,
+    before the page or while it renders."""
+    from ozyops.security import mfa
+
+    lee = factory.user(kind="trades", email="lee@example.com", name="Lee Hartley", mfa=True)
+    pat = factory.user(lee.account_id, role="member", email="pat@example.com", mfa=True)
+    with app.app_context():
+        mfa.reset(db.session.get(User, pat.id), actor=db.session.get(User, lee.id))
+    browser.login("pat@example.com")
+    seen, render = [], main.render_template
+
+    def spy(*args, **kwargs):
+        seen.append(connection().info.transaction_status)
+        page = render(*args, **kwargs)
+        seen.append(connection().info.transaction_status)
+        return page
+
+    monkeypatch.setattr(main, "render_template", spy)
+    page = browser.get("/dashboard")
+    assert page.status_code == 200 and "Lee Hartley reset your MFA" in page.text
+    assert seen == [TransactionStatus.IDLE, TransactionStatus.IDLE]
+
+
 def test_the_password_steps_lookup_runs_alone(browser, factory, monkeypatch):
     factory.user(kind="trades", email="pat@example.com")
     seen, lookup = [], signin.find_user_by_email
