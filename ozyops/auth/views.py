@@ -149,11 +149,17 @@ def _provider():
     return sso.PROVIDERS.get(signin.first_step())
 
 
-def _restart_after(check):
-    """Whether a failed check ends this pending login. Only a counted one can: a lock is
+def _restart_after(check, what):
+    """Whether a failed check ends this pending login, which the login page then says (with
+    the lock's warning, when the next wrong one locks). Only a counted one can: a lock is
     shown where it happened, so the person learns why, rather than being sent back to the
     password, and the same wrong code sent again (a reload) is not one more."""
-    return check.total is not None and signin.pending_failures_over(check.total)
+    if check.total is None or not signin.pending_failures_over(check.total):
+        return False
+    flash(
+        f"Too many wrong {what} for one sign-in. Log in again. {check.last_try}".rstrip(), "error"
+    )
+    return True
 
 
 @bp.route("/login/mfa", methods=["GET", "POST"])
@@ -169,8 +175,7 @@ def login_mfa():
         check, next_url = signin.finish_with_code(user, form.code.data, now, _provider())
         if check.ok:
             return redirect(next_url, code=303)
-        if _restart_after(check):
-            flash("Too many wrong codes for one sign-in. Log in again.", "error")
+        if _restart_after(check, "codes"):
             return redirect(url_for("auth.login"), code=303)
     else:
         check = mfa.locked(user, now)
@@ -214,8 +219,7 @@ def login_recovery():
                 "info",
             )
             return redirect(url_for("security.show_security"), code=303)
-        if _restart_after(check):
-            flash("Too many wrong attempts for one sign-in. Log in again.", "error")
+        if _restart_after(check, "attempts"):
             return redirect(url_for("auth.login"), code=303)
     else:
         check = mfa.locked(user, now, kind="recovery_key")  # said before a key is typed

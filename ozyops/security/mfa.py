@@ -95,13 +95,16 @@ class Check:
 
     @property
     def message(self):
-        # N.B. the last one before the lock is said, so that someone whose codes keep
-        # failing stops to check the clock (or asks for help) instead of locking themself
-        # out. It tells someone guessing nothing: the count only ends at a lock or a right
-        # code, so stopping short buys them no more guesses.
-        if self.left == 1:
-            return f"{self._verdict()} {LAST_TRY[self.kind]}"
-        return self._verdict()
+        return f"{self._verdict()} {self.last_try}".rstrip()
+
+    @property
+    def last_try(self):
+        """On the last wrong one before the lock, that the next locks; else "".
+
+        N.B. said so that someone whose codes keep failing stops to check the clock (or
+        asks for help) instead of locking themself out. It tells someone guessing nothing:
+        the count only ends at a lock or a right code, so stopping short gains no guesses."""
+        return LAST_TRY[self.kind] if self.left == 1 else ""
 
     def _verdict(self):
         if self.outcome is Outcome.MALFORMED:

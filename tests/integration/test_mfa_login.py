@@ -399,6 +399,19 @@ def test_ten_failures_lock_the_user_for_15_minutes_across_logins(make_browser, d
     )
 
 
+def test_a_sign_in_ended_by_the_ninth_wrong_code_still_warns_of_the_lock(make_browser, doc):
+    """Four wrong codes, then five: the ninth ends that sign-in, and the login page says both
+    that and that the next wrong one locks (found by a walk of my own: it said only the first)."""
+    sign_in_with_wrong_codes(make_browser(), doc.email, 4)
+    b = make_browser()
+    r = sign_in_with_wrong_codes(b, doc.email, 5, start=4)
+    assert r.status_code == 303 and r.headers["Location"] == "/login"
+    assert (
+        "Too many wrong codes for one sign-in. Log in again. One more wrong code or recovery "
+        "key locks both for 15 minutes." in b.get("/login").text
+    )
+
+
 def test_pending_login_expires_after_ten_minutes(browser, doc, clock):
     browser.login(doc.email)
     browser.get("/login/mfa")
