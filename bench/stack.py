@@ -2,15 +2,16 @@
 at their lightest, to tell what of the app's gap to bench/floor.py is the app's and what
 is the packages' (issue 7's throughput targets).
 
-    .venv/bin/python bench/stack.py [--backend sqlite|postgres|both] [--rounds 3]
+    .venv/bin/python bench/stack.py [--backend sqlite|postgres|both] [--rounds 3] [--turns]
 
 The app here (`create()`, served under the repo's gunicorn.conf.py) has the floor's routes,
 templates and cookie, and does the least a sign-in product on these packages can:
 Flask-WTF's CSRF check and token, Flask-Login's user from Flask's signed cookie session
 (no session row: less than OzyOps reads), one primary-key SELECT of the user through
-Flask-SQLAlchemy, and at the code step pyotp's check, Flask-Limiter's count, one
+Flask-SQLAlchemy's session, and at the code step pyotp's check, Flask-Limiter's count, one
 single-use UPDATE, one audit INSERT and one COMMIT, on the same database settings as
-OzyOps. No password step: argon2 is apart from both targets.
+OzyOps; every statement a lambda statement on a table, SQLAlchemy's leanest. No password
+step: argon2 is apart from both targets.
 
 The driver runs bench/run.py's load client (one process per core) against OzyOps, this
 app and bench/floor.py in turn, for the code step and the dashboard, a few rounds in
@@ -38,7 +39,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from floor import COOKIE, TEMPLATES
 from jinja2 import DictLoader
-from sqlalchemy import ForeignKey, String, event, insert, select, update
+from sqlalchemy import ForeignKey, String, event, insert, lambda_stmt, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -57,13 +58,6 @@ class Member(Base):
     last_step: Mapped[int] = mapped_column(default=0)
     last_sign_in: Mapped[float | None]
 
-    # What Flask-Login asks of a user, without its mixin's properties.
-    is_active = is_authenticated = True
-    is_anonymous = False
-
-    def get_id(self):
-        return str(self.id)
-
 
 class Entry(Base):
     __tablename__ = "stack_audit"
@@ -71,6 +65,37 @@ class Entry(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("stack_member.id"))
     at: Mapped[float]
     event: Mapped[str] = mapped_column(String(40))
+
+
+# N.B. the requests read and write through the tables, not the classes, in lambda
+# statements: no ORM objects, and SQLAlchemy's cache key made once, not at every request.
+# Through the ORM this app cost 9.9 ms per code step under load; with only its writes so,
+# 7.6 ms (bench/README.md, the twenty-third session).
+_members, _entries = Member.__table__, Entry.__table__
+
+
+class Signed:
+    """A member as Flask-Login needs one."""
+
+    is_active = is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, row):
+        self.id, self.name, self.totp_secret = row
+
+    def get_id(self):
+        return str(self.id)
+
+
+def member(member_id):
+    row = db.session.execute(
+        lambda_stmt(
+            lambda: select(_members.c.id, _members.c.name, _members.c.totp_secret).where(
+                _members.c.id == member_id
+            )
+        )
+    ).first()
+    return Signed(row) if row else None
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
@@ -106,7 +131,7 @@ def create(database_url=None):
 
     @logins.user_loader
     def load(member_id):
-        return db.session.get(Member, int(member_id))
+        return member(int(member_id))
 
     def page(template, **context):
         response = app.make_response(render_template(template, token=generate_csrf(), **context))
@@ -120,27 +145,34 @@ def create(database_url=None):
     @app.post("/login/mfa")
     @limiter.limit("1000000 per minute")
     def code_step():
-        member = db.session.get(Member, session.get("pending", 0))
-        if member is None:
+        pending = member(session.get("pending", 0))
+        if pending is None:
             abort(400)
         now = time.time()
         step = int(now // 30)
-        if not pyotp.TOTP(member.totp_secret).verify(
+        if not pyotp.TOTP(pending.totp_secret).verify(
             request.form.get("code", ""), for_time=now, valid_window=1
         ):
             return page("mfa.html"), 422
+        mid = pending.id
         used = db.session.execute(
-            update(Member)
-            .where(Member.id == member.id, Member.last_step < step)
-            .values(last_step=step, last_sign_in=now)
+            lambda_stmt(
+                lambda: (
+                    update(_members)
+                    .where(_members.c.id == mid, _members.c.last_step < step)
+                    .values(last_step=step, last_sign_in=now)
+                )
+            )
         )
         if used.rowcount != 1:
             db.session.rollback()
             return page("mfa.html"), 422
-        db.session.execute(insert(Entry).values(member_id=member.id, at=now, event="signed_in"))
+        db.session.execute(
+            lambda_stmt(lambda: insert(_entries).values(member_id=mid, at=now, event="signed_in"))
+        )
         db.session.commit()
         session.pop("pending")
-        login_user(member)
+        login_user(pending)
         return redirect("/dashboard", code=303)
 
     @app.get("/dashboard")
