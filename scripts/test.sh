@@ -41,7 +41,7 @@ if "$VENV/bin/python" -c "import psycopg,sys; psycopg.connect(sys.argv[1]).close
   psql_admin() { "$VENV/bin/python" -c "import psycopg,sys; c=psycopg.connect(sys.argv[1], autocommit=True); c.execute(sys.argv[2]); c.close()" "$PG_ADMIN_URL" "$1"; }
   psql_admin "CREATE DATABASE $DB"
   trap '[ -z "$pg_pid" ] || kill "$pg_pid" 2>/dev/null; psql_admin "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; rm -f "$PG_LOG"' EXIT
-  OZYOPS_TEST_DATABASE_URL="${PG_ADMIN_URL%/*}/$DB" "$VENV/bin/python" -m pytest -m "not browser" >"$PG_LOG" 2>&1 &
+  OZYOPS_TEST_DATABASE_URL="${PG_ADMIN_URL%/*}/$DB" "$VENV/bin/python" -m pytest -m "not browser" --durations=15 >"$PG_LOG" 2>&1 &
   pg_pid=$!
 elif [ "${CI:-}" = true ]; then
   echo "PostgreSQL is not reachable at $PG_ADMIN_URL" >&2
@@ -50,7 +50,7 @@ fi
 
 echo "== tests on SQLite (with browser tests) =="
 sqlite_status=0
-"$VENV/bin/python" -m pytest -m "not postgres" || sqlite_status=$?
+"$VENV/bin/python" -m pytest -m "not postgres" --durations=15 || sqlite_status=$?
 
 if [ -z "$pg_pid" ]; then
   echo "PostgreSQL not reachable at $PG_ADMIN_URL: skipped the PostgreSQL run."
