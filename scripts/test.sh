@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install the test dependencies and run the whole suite: lint, then every test on SQLite
-# (browser tests included) and, at the same time, the database-facing tests again on a
-# throwaway PostgreSQL database. With CI=true a missing PostgreSQL, Redis or chromium is a failure, not a skip.
+# Install the test dependencies and run the whole suite: lint, then, at the same time, every
+# test on SQLite (browser tests in a run of their own) and the database-facing tests again
+# on a throwaway PostgreSQL database. With CI=true a missing PostgreSQL, Redis or chromium is a failure, not a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,35 +30,47 @@ fi
 
 export OZYOPS_TEST_REDIS_URL=${OZYOPS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 
-# N.B. the two runs go side by side, one per core: one after the other they took over 15
-# minutes on a slow 2-core machine. They share nothing but Redis, where every test keeps
-# its own key prefix.
+# N.B. three runs at once: one after the other they took over 15 minutes on a slow 2-core
+# machine, and two at once still left a third of its CPU idle (servers starting, pages
+# rendering). They share nothing but Redis, where every test keeps its own key prefix.
+# The first run's output comes as it goes, the others' when they are done.
 PG_ADMIN_URL=${OZYOPS_TEST_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/test}
-pg_pid=""
+LOGS=$(mktemp -d)
+names=() pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -z "${DB:-}" ] || psql_admin "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+  rm -rf "$LOGS"
+}
+trap cleanup EXIT
+meanwhile() {  # meanwhile NAME COMMAND...: run in the background, its output kept for later
+  local name=$1
+  shift
+  "$@" >"$LOGS/${#names[@]}" 2>&1 &
+  names+=("$name") pids+=($!)
+}
+psql_admin() { "$VENV/bin/python" -c "import psycopg,sys; c=psycopg.connect(sys.argv[1], autocommit=True); c.execute(sys.argv[2]); c.close()" "$PG_ADMIN_URL" "$1"; }
+
 if "$VENV/bin/python" -c "import psycopg,sys; psycopg.connect(sys.argv[1]).close()" "$PG_ADMIN_URL" 2>/dev/null; then
   DB="ozyops_test_$$"
-  PG_LOG=$(mktemp)
-  psql_admin() { "$VENV/bin/python" -c "import psycopg,sys; c=psycopg.connect(sys.argv[1], autocommit=True); c.execute(sys.argv[2]); c.close()" "$PG_ADMIN_URL" "$1"; }
   psql_admin "CREATE DATABASE $DB"
-  trap '[ -z "$pg_pid" ] || kill "$pg_pid" 2>/dev/null; psql_admin "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; rm -f "$PG_LOG"' EXIT
-  OZYOPS_TEST_DATABASE_URL="${PG_ADMIN_URL%/*}/$DB" "$VENV/bin/python" -m pytest -m "not browser" --durations=15 >"$PG_LOG" 2>&1 &
-  pg_pid=$!
+  meanwhile "tests on PostgreSQL (with the across-process and load-balancer tests)" \
+    env OZYOPS_TEST_DATABASE_URL="${PG_ADMIN_URL%/*}/$DB" "$VENV/bin/python" -m pytest -m "not browser" --durations=15
 elif [ "${CI:-}" = true ]; then
   echo "PostgreSQL is not reachable at $PG_ADMIN_URL" >&2
   exit 1
+else
+  echo "PostgreSQL not reachable at $PG_ADMIN_URL: skipping the PostgreSQL run."
 fi
+meanwhile "browser tests on SQLite" "$VENV/bin/python" -m pytest -m "browser and not postgres" --durations=15
 
-echo "== tests on SQLite (with browser tests) =="
-sqlite_status=0
-"$VENV/bin/python" -m pytest -m "not postgres" --durations=15 || sqlite_status=$?
-
-if [ -z "$pg_pid" ]; then
-  echo "PostgreSQL not reachable at $PG_ADMIN_URL: skipped the PostgreSQL run."
-  exit "$sqlite_status"
-fi
-pg_status=0
-wait "$pg_pid" || pg_status=$?
-pg_pid=""
-echo "== tests on PostgreSQL (with the across-process and load-balancer tests), run meanwhile =="
-cat "$PG_LOG"
-[ "$sqlite_status" = 0 ] && [ "$pg_status" = 0 ]
+echo "== tests on SQLite (unit and test-client) =="
+status=0
+"$VENV/bin/python" -m pytest -m "not postgres and not browser" --durations=15 || status=$?
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || status=1
+  echo "== ${names[$i]}, run meanwhile =="
+  cat "$LOGS/$i"
+done
+pids=()
+exit "$status"
