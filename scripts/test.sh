@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the test dependencies and run the whole suite: lint, then, at the same time, every
 # test on SQLite (browser tests in a run of their own) and the database-facing tests again
-# on a throwaway PostgreSQL database. With CI=true a missing PostgreSQL, Redis or chromium is a failure, not a skip.
+# on a throwaway PostgreSQL database. With CI=true a missing PostgreSQL, Redis or chromium
+# is a failure, not a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,10 +31,10 @@ fi
 
 export OZYOPS_TEST_REDIS_URL=${OZYOPS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 
-# N.B. three runs at once: one after the other they took over 15 minutes on a slow 2-core
-# machine, and two at once still left a third of its CPU idle (servers starting, pages
-# rendering). They share nothing but Redis, where every test keeps its own key prefix.
-# The first run's output comes as it goes, the others' when they are done.
+# N.B. three runs at once: one after the other they would have taken over 15 minutes on a
+# slow 2-core machine, where at once they took 12 (2026-12-08). They share nothing but
+# Redis, where every test keeps its own key prefix. The first run's output comes as it
+# goes, the others' when they are done.
 PG_ADMIN_URL=${OZYOPS_TEST_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/test}
 LOGS=$(mktemp -d)
 names=() pids=()
