@@ -55,8 +55,11 @@ psql_admin() { "$VENV/bin/python" -c "import psycopg,sys; c=psycopg.connect(sys.
 if "$VENV/bin/python" -c "import psycopg,sys; psycopg.connect(sys.argv[1]).close()" "$PG_ADMIN_URL" 2>/dev/null; then
   DB="ozyops_test_$$"
   psql_admin "CREATE DATABASE $DB"
+  # N.B. the longest run: without the tests that never touch its database (the unit tests,
+  # and deploy/'s units, which run on SQLite whatever the run), which the SQLite run has.
   meanwhile "tests on PostgreSQL (with the across-process and load-balancer tests)" \
-    env OZYOPS_TEST_DATABASE_URL="${PG_ADMIN_URL%/*}/$DB" "$VENV/bin/python" -m pytest -m "not browser" --durations=15
+    env OZYOPS_TEST_DATABASE_URL="${PG_ADMIN_URL%/*}/$DB" "$VENV/bin/python" -m pytest -m "not browser" \
+    --ignore=tests/unit --ignore=tests/integration/test_systemd_units.py --durations=15
 elif [ "${CI:-}" = true ]; then
   echo "PostgreSQL is not reachable at $PG_ADMIN_URL" >&2
   exit 1
