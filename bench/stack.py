@@ -39,8 +39,11 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from floor import COOKIE, TEMPLATES
 from jinja2 import DictLoader
-from sqlalchemy import ForeignKey, String, event, insert, lambda_stmt, select, update
+from sqlalchemy import ForeignKey, String, insert, lambda_stmt, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ozyops import extensions  # noqa: F401 (its connect hook: OzyOps's SQLite settings)
+from ozyops.config import database_uri
 
 
 class Base(DeclarativeBase):
@@ -98,29 +101,18 @@ def member(member_id):
     return Signed(row) if row else None
 
 
-def _sqlite_pragmas(dbapi_connection, _record):
-    """OzyOps's own (ozyops/extensions.py)."""
-    cur = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
-        cur.execute(f"PRAGMA {pragma}")
-    cur.close()
-
-
 def create(database_url=None):
     url = database_url or os.environ["STACK_DATABASE_URL"]
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=os.environ.get("STACK_SECRET_KEY", "stack-bench"),
         SESSION_COOKIE_NAME=COOKIE,
-        SQLALCHEMY_DATABASE_URI=url.replace("postgresql://", "postgresql+psycopg://", 1),
+        SQLALCHEMY_DATABASE_URI=database_uri(url),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_use_lifo": True},
         RATELIMIT_STORAGE_URI=os.environ.get("STACK_REDIS_URL") or "memory://",
     )
     app.jinja_loader = DictLoader(TEMPLATES)
     db.init_app(app)
-    if url.startswith("sqlite"):
-        with app.app_context():
-            event.listen(db.engine, "connect", _sqlite_pragmas)
     if os.environ.get("STACK_TURNS"):  # OzyOps's own: at most four requests run at once
         from ozyops.admission import in_turns
 
